@@ -1,0 +1,39 @@
+"""Who is calling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from rcommerce.auth.scopes import ScopeSet
+
+
+class PrincipalKind(StrEnum):
+    ANONYMOUS = "anonymous"
+    SECRET_KEY = "secret_key"
+    PUBLISHABLE_KEY = "publishable_key"
+    CUSTOMER = "customer"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated identity behind a call.
+
+    ``subject`` is the resource name of the key or customer ("apiKeys/key_...",
+    "customers/cus_..."), empty for anonymous callers.
+    """
+
+    kind: PrincipalKind
+    subject: str = ""
+    scopes: ScopeSet = field(default_factory=lambda: ScopeSet(()))
+
+    @property
+    def is_staff(self) -> bool:
+        """Back-office callers (secret keys): they see drafts and everyone's data."""
+        return self.kind is PrincipalKind.SECRET_KEY
+
+    def allows(self, scope: str) -> bool:
+        return self.scopes.allows(scope)
+
+
+ANONYMOUS = Principal(PrincipalKind.ANONYMOUS)

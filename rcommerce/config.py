@@ -1,0 +1,237 @@
+"""Typed settings: ``rcommerce.toml`` plus ``RCOMMERCE_<SECTION>__<KEY>`` environment overrides.
+
+Precedence, lowest first: built-in defaults, the TOML file, the environment. Nested keys
+use double underscores all the way down: ``RCOMMERCE_DATABASE__URL``,
+``RCOMMERCE_PLUGINS__EXAMPLE__GREETING``. Values from the environment are parsed as TOML
+scalars or arrays when they look like one (``8080``, ``true``, ``["a","b"]``) and kept
+as strings otherwise. Invalid settings stop start-up with every problem listed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+ENV_PREFIX = "RCOMMERCE_"
+DEFAULT_CONFIG_FILE = "rcommerce.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    """``[server]``: listeners and process model."""
+
+    host: str = "127.0.0.1"
+    grpc_port: int = Field(50051, ge=0, le=65535)
+    http_port: int = Field(8080, ge=0, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    #: Largest accepted request, on both transports.
+    max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    #: Seconds to let in-flight requests finish after SIGTERM.
+    shutdown_grace_s: float = Field(10.0, ge=0)
+    #: "asyncio" or "uvloop" (faster; grpc.aio on uvloop is not officially supported).
+    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
+    #: Print every field of REST responses, defaults included (proto3 EmitUnpopulated).
+    emit_unpopulated: bool = True
+    #: Run the outbox dispatcher and jobs inside `rcommerce serve`.
+    run_workers_in_process: bool = True
+
+
+class DatabaseSettings(_Section):
+    """``[database]``: where the data lives. SQLite, PostgreSQL or MySQL/MariaDB by URL."""
+
+    url: str = "sqlite+aiosqlite:///./var/rcommerce.db"
+    pool_size: int = Field(10, ge=1)
+    max_overflow: int = Field(10, ge=0)
+    echo: bool = False
+    #: Apply migrations at start when the database is the embedded SQLite file.
+    auto_migrate_embedded: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, url: str) -> str:
+        allowed = ("sqlite+aiosqlite://", "postgresql+asyncpg://", "mysql+asyncmy://", "mariadb+asyncmy://")
+        if not url.startswith(allowed):
+            raise ValueError(f"must start with one of {', '.join(allowed)}")
+        return url
+
+    @property
+    def dialect(self) -> str:
+        return self.url.split("+", 1)[0].split(":", 1)[0].replace("mariadb", "mysql")
+
+    @property
+    def embedded(self) -> bool:
+        return self.dialect == "sqlite"
+
+
+class CacheSettings(_Section):
+    """``[cache]``: "memory://" or a redis:// URL. Redis down degrades to memory."""
+
+    url: str = "memory://"
+    #: Lifetime of cached catalog reads, seconds.
+    catalog_ttl_s: float = Field(300, gt=0)
+    #: Lifetime of a verified API key in the cache, seconds (revocation clears it at once).
+    auth_ttl_s: float = Field(60, gt=0)
+    #: Seconds before retrying Redis after it failed.
+    redis_retry_s: float = Field(5, gt=0)
+    #: Entries kept by the memory backend.
+    memory_max_entries: int = Field(50_000, ge=100)
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        if not url.startswith(("memory://", "redis://", "rediss://", "unix://")):
+            raise ValueError("must be memory:// or a redis://, rediss:// or unix:// URL")
+        return url
+
+
+class SecuritySettings(_Section):
+    """``[security]``: secrets. Empty ``secret_key`` means: generate one and keep it in the
+    database, so every process shares it."""
+
+    secret_key: SecretStr = SecretStr("")
+    #: Allowed CORS origins for the REST bridge; empty disables CORS.
+    cors_origins: list[str] = []
+
+
+class LoggingSettings(_Section):
+    """``[logging]``."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"
+    #: Log one line per request (method, code, latency, request id).
+    access_log: bool = True
+
+
+class PluginsSettings(BaseModel):
+    """``[plugins]``: discovery switches; ``[plugins.<name>]`` tables hold each plugin's
+    own settings, validated by that plugin's settings model."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    #: Load plugins found through the ``rcommerce`` entry-point group.
+    autoload: bool = True
+    #: When non-empty, only these plugins are loaded (built-ins always are).
+    enabled: list[str] = []
+    #: Plugins never loaded.
+    disabled: list[str] = []
+
+    def table(self, name: str) -> dict[str, Any]:
+        """The raw ``[plugins.<name>]`` table ({} when absent)."""
+        extra = self.model_extra or {}
+        value = extra.get(name, {})
+        return dict(value) if isinstance(value, Mapping) else {}
+
+
+class Settings(BaseModel):
+    """All settings. Build with :func:`load_settings`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    cache: CacheSettings = CacheSettings()
+    security: SecuritySettings = SecuritySettings()
+    logging: LoggingSettings = LoggingSettings()
+    plugins: PluginsSettings = PluginsSettings()
+
+    #: The file the settings came from, if any (not a setting).
+    source_file: str | None = None
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as plain data with secrets replaced by "**********"."""
+        return _redact(self.model_dump(mode="json", exclude={"source_file"}))
+
+
+class ConfigError(Exception):
+    """Settings are missing or invalid; the message lists every problem."""
+
+
+_SECRET_WORDS = ("secret", "password", "token", "api_key", "apikey", "private_key")
+
+
+def _redact(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _redact(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, key) for v in value]
+    if isinstance(value, str) and value and any(w in key.lower() for w in _SECRET_WORDS):
+        return "**********"
+    if isinstance(value, str) and "://" in value and "@" in value:
+        scheme, rest = value.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:**********@{host}" if ":" in creds else value
+    return value
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX) or "__" not in key:
+            continue
+        path = [part.lower() for part in key[len(ENV_PREFIX) :].split("__")]
+        if not all(path):
+            raise ConfigError(f"{key}: empty section or key in the variable name")
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{key}: {part} is both a value and a section")
+        node[path[-1]] = _parse_env_value(raw)
+    return tree
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read settings from ``path`` (default: ``$RCOMMERCE_CONFIG`` or ./rcommerce.toml
+    when it exists), then the environment, then ``overrides``."""
+    environ = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    chosen = path or environ.get("RCOMMERCE_CONFIG")
+    file = Path(chosen) if chosen else Path(DEFAULT_CONFIG_FILE)
+    if chosen and not file.is_file():
+        raise ConfigError(f"config file {file} does not exist")
+    if file.is_file():
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+    data = _merge(data, _env_overrides(environ))
+    if overrides:
+        data = _merge(data, overrides)
+    try:
+        return Settings(**data, source_file=str(file) if file.is_file() else None)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
+        ]
+        where = f" in {file}" if file.is_file() else ""
+        raise ConfigError(f"invalid settings{where}:\n  " + "\n  ".join(problems)) from None

@@ -1,0 +1,105 @@
+"""Engine, sessions and units of work.
+
+One :class:`Database` per process. A unit of work is one ``AsyncSession`` and one
+transaction: :meth:`Database.transaction` for commands, :meth:`Database.read` for
+queries. On SQLite, write transactions start with ``BEGIN IMMEDIATE`` so two writers
+queue on the busy timeout instead of failing with "database is locked" when a read
+transaction tries to upgrade.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from rcommerce.config import DatabaseSettings
+
+log = logging.getLogger(__name__)
+
+_BEGIN_MODE = "rcommerce_sqlite_begin"
+
+
+class DatabaseBehind(Exception):
+    """The database schema is older than this code; the message says what to run."""
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """True when ``exc`` is a unique-constraint violation on any supported dialect."""
+    text_ = str(exc.orig).lower()
+    return "unique" in text_ or "duplicate" in text_ or getattr(exc.orig, "sqlstate", "") == "23505"
+
+
+def _sqlite_file(url: str) -> Path | None:
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    path = path.split("?", 1)[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+class Database:
+    """The process's engine and session factory."""
+
+    def __init__(self, settings: DatabaseSettings) -> None:
+        self.settings = settings
+        self.dialect = settings.dialect
+        kwargs: dict[str, Any] = {"echo": settings.echo, "pool_pre_ping": self.dialect != "sqlite"}
+        if self.dialect == "sqlite":
+            file = _sqlite_file(settings.url)
+            if file is not None:
+                file.parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs |= {"pool_size": settings.pool_size, "max_overflow": settings.max_overflow, "pool_recycle": 1800}
+        if self.dialect == "mysql":
+            kwargs["isolation_level"] = "READ COMMITTED"
+        self.engine: AsyncEngine = create_async_engine(settings.url, **kwargs)
+        if self.dialect == "sqlite":
+            self._configure_sqlite()
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    def _configure_sqlite(self) -> None:
+        sync_engine = self.engine.sync_engine
+
+        @event.listens_for(sync_engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" event below emit BEGIN itself.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=30000", "synchronous=NORMAL"):
+                cursor.execute(f"PRAGMA {pragma}")
+            cursor.close()
+
+        @event.listens_for(sync_engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            mode = conn.get_execution_options().get(_BEGIN_MODE, "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work that writes: commits on success, rolls back on any exception."""
+        async with self.sessions() as session:
+            if self.dialect == "sqlite":
+                await session.connection(execution_options={_BEGIN_MODE: "IMMEDIATE"})
+            async with session.begin():
+                yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work that only reads; rolled back at the end."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def ping(self) -> None:
+        """Raise when the database cannot be reached."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,8 @@
+"""Imports every context's tables so ``metadata`` is complete (for Alembic and tests)."""
+
+from rcommerce.db.base import Base
+from rcommerce.domain.catalog import models as _catalog  # noqa: F401
+from rcommerce.events import outbox as _outbox  # noqa: F401
+from rcommerce.platform import models as _platform  # noqa: F401
+
+metadata = Base.metadata

@@ -3,6 +3,6 @@
 from rcommerce.db.base import Base
 from rcommerce.domain.catalog import models as _catalog  # noqa: F401
 from rcommerce.events import outbox as _outbox  # noqa: F401
-from rcommerce.platform import models as _platform  # noqa: F401
+from rcommerce.domain.admin import models as _admin  # noqa: F401
 
 metadata = Base.metadata

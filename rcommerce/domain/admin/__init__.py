@@ -1,0 +1,1 @@
+"""API keys and store-wide settings."""

@@ -1,0 +1,1 @@
+from rcommerce.db.base import Base  # placeholder until the catalog tables land

@@ -1,0 +1,65 @@
+"""Shared fixtures: the database matrix and backend selection.
+
+``RCOMMERCE_TEST_DATABASES`` (default "sqlite") lists the databases the backend tests
+run on: any of sqlite, postgresql, mysql. ``RCOMMERCE_TEST_REDIS_URL`` enables the Redis
+cache tests. A backend that is requested but unreachable fails the run; nothing skips
+silently.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from rcommerce.config import DatabaseSettings
+from rcommerce.db import Database
+from rcommerce.db.migrate import downgrade, upgrade
+
+DEFAULT_URLS = {
+    "postgresql": "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+    "mysql": "mysql+asyncmy://root@127.0.0.1:3306/test",
+}
+
+
+def requested_databases() -> list[str]:
+    names = [n.strip() for n in os.environ.get("RCOMMERCE_TEST_DATABASES", "sqlite").split(",") if n.strip()]
+    unknown = set(names) - {"sqlite", "postgresql", "mysql"}
+    if unknown:
+        raise pytest.UsageError(f"RCOMMERCE_TEST_DATABASES: unknown {sorted(unknown)}")
+    return names
+
+
+def database_url(name: str, tmp: Path) -> str:
+    if name == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp / 'rcommerce-test.db'}"
+    env = f"RCOMMERCE_TEST_{name.upper()}_URL"
+    return os.environ.get(env, DEFAULT_URLS[name])
+
+
+async def fresh_database(url: str) -> Database:
+    """A migrated, empty database at ``url`` (existing rcommerce tables are dropped)."""
+    db = Database(DatabaseSettings(url=url))
+    try:
+        await db.ping()
+    except Exception as exc:
+        raise RuntimeError(f"test database {url} is unreachable: {exc}") from exc
+    await downgrade(db, "base")
+    await upgrade(db)
+    return db
+
+
+@pytest.fixture(scope="session", params=requested_databases())
+def database_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+async def db(database_name: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
+    """A migrated database per backend in the matrix, shared by the session. Tests keep
+    their data apart with unique values rather than by truncating tables."""
+    database = await fresh_database(database_url(database_name, tmp_path_factory.mktemp(database_name)))
+    yield database
+    await database.dispose()

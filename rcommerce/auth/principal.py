@@ -10,7 +10,7 @@ from rcommerce.auth.scopes import ScopeSet
 
 class PrincipalKind(StrEnum):
     ANONYMOUS = "anonymous"
-    SECRET_KEY = "secret_key"
+    SECRET_KEY = "secret_key"  # noqa: S105 - a kind name, not a secret
     PUBLISHABLE_KEY = "publishable_key"
     CUSTOMER = "customer"
 

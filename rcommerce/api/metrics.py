@@ -1,0 +1,20 @@
+"""Prometheus metrics of the API, labelled by transport, RPC and code."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+REQUESTS = Counter(
+    "rcommerce_requests_total", "RPCs handled, by transport, method and gRPC code.", ["transport", "method", "code"]
+)
+LATENCY = Histogram(
+    "rcommerce_request_duration_seconds",
+    "RPC latency from the pipeline's point of view, by transport and method.",
+    ["transport", "method"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+def observe(transport: str, method: str, code: str, seconds: float) -> None:
+    REQUESTS.labels(transport, method, code).inc()
+    LATENCY.labels(transport, method).observe(seconds)

@@ -1,0 +1,225 @@
+"""The composition root: the one place that wires settings, database, cache, plugins,
+domain services and both transports together (DESIGN 2)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+
+from rcommerce import __version__
+from rcommerce.api.grpc_server import build_grpc_server, set_serving
+from rcommerce.api.methods import MethodInfo, method_table
+from rcommerce.api.pipeline import Handler, Pipeline
+from rcommerce.api.rest.app import RestBridge
+from rcommerce.api.servicers.admin import ApiKeyServicer, MetaServicer
+from rcommerce.api.servicers.catalog import CatalogServicer
+from rcommerce.cache.base import Cache
+from rcommerce.cache.factory import create_cache
+from rcommerce.clock import Clock, SystemClock
+from rcommerce.config import Settings
+from rcommerce.db.database import Database
+from rcommerce.db.migrate import ensure_current
+from rcommerce.domain.admin.keys import ApiKeys, looks_like_api_key
+from rcommerce.domain.admin.models import StoreSetting
+from rcommerce.domain.catalog.service import CatalogService
+from rcommerce.gen.v1 import admin_pb2_grpc, catalog_pb2_grpc
+from rcommerce.pagination import PageTokens
+from rcommerce.plugins.manager import PluginHost, ProviderRegistry
+
+log = logging.getLogger("rcommerce")
+
+
+class _ApiKeyVerifier:
+    def __init__(self, keys: ApiKeys) -> None:
+        self._keys = keys
+
+    def accepts(self, token: str) -> bool:
+        return token.startswith(("sk_", "pk_")) or looks_like_api_key(token)
+
+    async def verify(self, token: str) -> Any:
+        return await self._keys.verify(token)
+
+
+async def load_secret_key(db: Database, settings: Settings) -> bytes:
+    """The configured secret key, or the generated one every process shares via the DB."""
+    configured = settings.security.secret_key.get_secret_value()
+    if configured:
+        return configured.encode()
+    async with db.transaction() as session:
+        row = await session.get(StoreSetting, "secret_key", with_for_update=True)
+        if row is None:
+            row = StoreSetting(key="secret_key", value=secrets.token_urlsafe(48))
+            session.add(row)
+        return row.value.encode()
+
+
+@dataclass
+class Services:
+    """The domain services of one process."""
+
+    api_keys: ApiKeys
+    catalog: CatalogService
+    page_tokens: PageTokens
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the process owner handles SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind_socket(host: str, port: int, *, reuse_port: bool = True) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+@dataclass
+class App:
+    """One running rcommerce process: both transports on one event loop."""
+
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    db: Database = field(init=False)
+    cache: Cache = field(init=False)
+    plugins: PluginHost = field(init=False)
+    providers: ProviderRegistry = field(init=False)
+    services: Services = field(init=False)
+    methods: dict[str, MethodInfo] = field(init=False)
+    bridge: RestBridge = field(init=False)
+    grpc_port: int = 0
+    http_port: int = 0
+    _grpc: Any = None
+    _health: Any = None
+    _http: _QuietServer | None = None
+    _http_task: asyncio.Task[None] | None = None
+
+    async def build(self) -> None:
+        """Connect, check the schema, load plugins and build the services (no listening)."""
+        s = self.settings
+        self.plugins = PluginHost(s.plugins)
+        self.plugins.load()
+        self.providers = self.plugins.collect_providers()
+        self.db = Database(s.database)
+        await ensure_current(self.db, auto_migrate=s.database.auto_migrate_embedded)
+        self.cache = create_cache(s.cache)
+        secret = await load_secret_key(self.db, s)
+        tokens = PageTokens(secret)
+        keys = ApiKeys(self.db, self.cache, self.clock, s.cache.auth_ttl_s)
+        catalog = CatalogService(self.db, self.cache, self.clock, tokens, cache_ttl_s=s.cache.catalog_ttl_s)
+        self.services = Services(keys, catalog, tokens)
+        self.methods = method_table()
+        self.pipeline = Pipeline([_ApiKeyVerifier(keys)], self.clock, access_log=s.logging.access_log)
+
+    def _servicers(self) -> list[tuple[str, Any, Callable[[Any, grpc.aio.Server], None]]]:
+        """(service full name, servicer, generated registration function) per service."""
+        svc = self.services
+        return [
+            ("rcommerce.v1.ApiKeyService", ApiKeyServicer(svc.api_keys, svc.page_tokens), admin_pb2_grpc.add_ApiKeyServiceServicer_to_server),
+            ("rcommerce.v1.MetaService", MetaServicer(), admin_pb2_grpc.add_MetaServiceServicer_to_server),
+            ("rcommerce.v1.CatalogService", CatalogServicer(svc.catalog), catalog_pb2_grpc.add_CatalogServiceServicer_to_server),
+        ]
+
+    async def start(self, grpc_socket_port: int | None = None, http_sock: socket.socket | None = None) -> None:
+        """Build everything and start listening on both transports."""
+        await self.build()
+        s = self.settings.server
+        servicers = self._servicers()
+        by_service = {name: servicer for name, servicer, _ in servicers}
+        handlers: dict[str, Handler] = {
+            full_name: getattr(by_service[m.service], m.name) for full_name, m in self.methods.items() if m.service in by_service
+        }
+        self._grpc, self._health = await build_grpc_server(
+            self.pipeline, self.methods, [lambda srv, sv=sv, add=add: add(sv, srv) for _, sv, add in servicers],
+            max_message_bytes=s.max_request_bytes,
+        )
+        self.grpc_port = self._grpc.add_insecure_port(f"{s.host}:{s.grpc_port if grpc_socket_port is None else grpc_socket_port}")
+        if self.grpc_port == 0:
+            raise OSError(f"cannot listen for gRPC on {s.host}:{s.grpc_port}")
+        self.bridge = RestBridge(
+            self.pipeline, self.methods, handlers, max_body_bytes=s.max_request_bytes,
+            emit_unpopulated=s.emit_unpopulated, cors_origins=self.settings.security.cors_origins,
+            extra_endpoints={"/healthz": self._healthz, "/readyz": self._readyz, "/metrics": self._metrics, "/openapi.json": self._openapi},
+        )
+        sock = http_sock or bind_socket(s.host, s.http_port)
+        self.http_port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.bridge, lifespan="off", access_log=False, log_config=None, http="httptools",
+            loop="none", timeout_graceful_shutdown=int(s.shutdown_grace_s) or None, server_header=False,
+        )
+        self._http = _QuietServer(config)
+        await self._grpc.start()
+        self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]), name="rest-bridge")
+        while not self._http.started:
+            if self._http_task.done():
+                self._http_task.result()
+            await asyncio.sleep(0.01)
+        await self.plugins.startup(app=self)
+        await set_serving(self._health, {m.service for m in self.methods.values()}, True)
+        log.info("rcommerce %s serving gRPC on %s:%d and HTTP on %s:%d", __version__, s.host, self.grpc_port, s.host, self.http_port)
+
+    async def stop(self) -> None:
+        """Drain: stop accepting, let in-flight requests finish within the grace period."""
+        grace = self.settings.server.shutdown_grace_s
+        if self._health is not None:
+            await set_serving(self._health, {m.service for m in self.methods.values()}, False)
+        if self._http is not None:
+            self._http.should_exit = True
+        waits = []
+        if self._grpc is not None:
+            waits.append(self._grpc.stop(grace))
+        if self._http_task is not None:
+            waits.append(self._http_task)
+        await asyncio.gather(*waits, return_exceptions=True)
+        await self.plugins.shutdown(app=self)
+        await self.cache.close()
+        await self.db.dispose()
+        log.info("rcommerce stopped")
+
+    # -- operational endpoints --------------------------------------------------------
+    async def _healthz(self) -> tuple[int, bytes, str]:
+        return 200, b'{"status":"ok"}', "application/json"
+
+    async def _readyz(self) -> tuple[int, bytes, str]:
+        try:
+            async with asyncio.timeout(2):
+                await self.db.ping()
+        except Exception as exc:
+            log.warning("readiness check failed: %r", exc)
+            return 503, b'{"status":"unavailable","database":"unreachable"}', "application/json"
+        return 200, b'{"status":"ok","database":"ok"}', "application/json"
+
+    async def _metrics(self) -> tuple[int, bytes, str]:
+        registry: CollectorRegistry = REGISTRY
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # --workers N: every process writes its samples to the shared directory.
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        return 200, generate_latest(registry), CONTENT_TYPE_LATEST
+
+    async def _openapi(self) -> tuple[int, bytes, str]:
+        import json
+
+        from rcommerce.api.rest.openapi import build_openapi
+
+        if not hasattr(self, "_openapi_doc"):
+            self._openapi_doc = json.dumps(build_openapi(self.bridge.routes, version=__version__)).encode()
+        return 200, self._openapi_doc, "application/json"

@@ -1,0 +1,59 @@
+"""A live rcommerce server inside the current event loop, on free loopback ports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from rcommerce.app import App, bind_socket
+from rcommerce.clock import Clock, SystemClock
+from rcommerce.config import load_settings
+from rcommerce.testing.client import GrpcClient, RestClient
+
+
+class LiveServer:
+    """A started :class:`App` plus client factories."""
+
+    def __init__(self, app: App, admin_key: str) -> None:
+        self.app = app
+        self.admin_key = admin_key
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.app.grpc_port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.app.http_port}"
+
+    def grpc_client(self, token: str | None = None) -> GrpcClient:
+        return GrpcClient(self.grpc_target, token)
+
+    def rest_client(self, token: str | None = None) -> RestClient:
+        return RestClient(self.base_url, token)
+
+    async def create_key(self, scopes: list[str], kind: str = "secret", name: str = "test") -> str:
+        return (await self.app.services.api_keys.create(name, kind, scopes)).key
+
+
+@asynccontextmanager
+async def live_server(database_url: str, clock: Clock | None = None, **sections: dict[str, Any]) -> AsyncIterator[LiveServer]:
+    """Start a server on ``database_url`` (migrated already, or the embedded SQLite),
+    yield it, then drain and stop it."""
+    overrides: dict[str, Any] = {
+        "database": {"url": database_url},
+        "server": {"host": "127.0.0.1", "grpc_port": 0, "http_port": 0, "shutdown_grace_s": 1},
+        "logging": {"access_log": False},
+        "plugins": {"autoload": False},
+    }
+    for name, values in sections.items():
+        overrides[name] = {**overrides.get(name, {}), **values}
+    settings = load_settings(path=None, environ={}, overrides=overrides)
+    app = App(settings, clock or SystemClock())
+    await app.start(grpc_socket_port=0, http_sock=bind_socket("127.0.0.1", 0, reuse_port=False))
+    try:
+        key = (await app.services.api_keys.create("test admin", "secret", ["admin"])).key
+        yield LiveServer(app, key)
+    finally:
+        await app.stop()

@@ -1,0 +1,26 @@
+"""API fixtures: one live server per database in the matrix, and a ``client`` fixture
+parametrized over gRPC and REST so each test proves both transports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from rcommerce.db import Database
+from rcommerce.testing.client import ApiClient
+from rcommerce.testing.server import LiveServer, live_server
+
+
+@pytest.fixture(scope="session")
+async def server(db: Database) -> AsyncIterator[LiveServer]:
+    async with live_server(db.settings.url) as live:
+        yield live
+
+
+@pytest.fixture(params=["grpc", "rest"])
+async def client(request: pytest.FixtureRequest, server: LiveServer) -> AsyncIterator[ApiClient]:
+    """An admin client on one transport."""
+    api = server.grpc_client(server.admin_key) if request.param == "grpc" else server.rest_client(server.admin_key)
+    yield api
+    await api.close()

@@ -86,9 +86,14 @@ class Database:
         """A unit of work that writes: commits on success, rolls back on any exception."""
         async with self.sessions() as session:
             if self.dialect == "sqlite":
+                # Starts the transaction with BEGIN IMMEDIATE (see _on_begin).
                 await session.connection(execution_options={_BEGIN_MODE: "IMMEDIATE"})
-            async with session.begin():
+            try:
                 yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -71,6 +72,10 @@ class Services:
     api_keys: ApiKeys
     catalog: CatalogService
     page_tokens: PageTokens
+
+
+def _register(add: Callable[[Any, grpc.aio.Server], None], servicer: Any, server: grpc.aio.Server) -> None:
+    add(servicer, server)
 
 
 class _QuietServer(uvicorn.Server):
@@ -148,7 +153,7 @@ class App:
             full_name: getattr(by_service[m.service], m.name) for full_name, m in self.methods.items() if m.service in by_service
         }
         self._grpc, self._health = await build_grpc_server(
-            self.pipeline, self.methods, [lambda srv, sv=sv, add=add: add(sv, srv) for _, sv, add in servicers],
+            self.pipeline, self.methods, [functools.partial(_register, add, sv) for _, sv, add in servicers],
             max_message_bytes=s.max_request_bytes,
         )
         self.grpc_port = self._grpc.add_insecure_port(f"{s.host}:{s.grpc_port if grpc_socket_port is None else grpc_socket_port}")
@@ -212,7 +217,7 @@ class App:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # --workers N: every process writes its samples to the shared directory.
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return 200, generate_latest(registry), CONTENT_TYPE_LATEST
 
     async def _openapi(self) -> tuple[int, bytes, str]:

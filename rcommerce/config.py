@@ -127,7 +127,8 @@ class PluginsSettings(BaseModel):
         """The raw ``[plugins.<name>]`` table ({} when absent)."""
         extra = self.model_extra or {}
         value = extra.get(name, {})
-        return dict(value) if isinstance(value, Mapping) else {}
+        table: dict[str, Any] = {str(k): v for k, v in value.items()} if isinstance(value, Mapping) else {}
+        return table
 
 
 class Settings(BaseModel):

@@ -121,13 +121,11 @@ class RequestError(DomainError):
 
 def invalid(field_path: str, description: str, reason_: Reason | None = None, **metadata: object) -> DomainError:
     """A validation error for one field (INVALID_ARGUMENT with a BadRequest violation)."""
-    return RequestError(
-        reason_ or VALIDATION_FAILED,
-        f"Invalid {field_path}: {description}",
-        violations=[FieldViolation(field_path, description)],
-        field=field_path,
-        **metadata,
+    error = RequestError(
+        reason_ or VALIDATION_FAILED, f"Invalid {field_path}: {description}", violations=[FieldViolation(field_path, description)]
     )
+    error.metadata = {"field": field_path, **{k: str(v) for k, v in metadata.items()}}
+    return error
 
 
 def raise_violations(violations: Mapping[str, str] | Iterable[FieldViolation], reason_: Reason | None = None) -> None:

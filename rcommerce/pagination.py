@@ -6,6 +6,8 @@ import base64
 import hashlib
 import hmac
 
+from google.protobuf.message import Message
+
 from rcommerce.errors import INVALID_PAGE_SIZE, INVALID_PAGE_TOKEN, FieldViolation, RequestError
 
 DEFAULT_PAGE_SIZE = 20
@@ -17,6 +19,18 @@ def page_size(value: int, field: str = "page_size") -> int:
     if value < 0:
         raise RequestError(INVALID_PAGE_SIZE, f"{field} must not be negative.", violations=[FieldViolation(field, "must be >= 0")], field=field)
     return DEFAULT_PAGE_SIZE if value == 0 else min(value, MAX_PAGE_SIZE)
+
+
+def fingerprint(request: Message, exclude: tuple[str, ...] = ("page_size", "page_token")) -> str:
+    """A stable hash of ``request``'s filter fields: everything but ``exclude``.
+
+    Deterministic serialisation makes equal requests hash equal within one schema version.
+    """
+    filters = type(request)()
+    filters.CopyFrom(request)
+    for name in exclude:
+        filters.ClearField(name)
+    return hashlib.sha256(filters.SerializeToString(deterministic=True)).hexdigest()
 
 
 class PageTokens:

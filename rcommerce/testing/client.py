@@ -140,7 +140,7 @@ class RestClient(ApiClient):
             path = path[:start] + quote(value, safe="/") + path[end + 1 :]
             _drop(data, var.field_path, request)
         headers = {"authorization": f"Bearer {self.token}"} if self.token else {}
-        params: list[tuple[str, str]] = []
+        params: list[tuple[str, str | int | float | bool | None]] = []
         body: Any = None
         if binding.body == "*":
             body = data
@@ -175,8 +175,8 @@ def _drop(data: dict[str, Any], field_path: str, request: Message) -> None:
     node.pop(desc.fields_by_name[parts[-1]].json_name, None)
 
 
-def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
+def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, str | int | float | bool | None]]:
+    out: list[tuple[str, str | int | float | bool | None]] = []
     for key, value in data.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):

@@ -129,8 +129,8 @@ class RestBridge:
             extra_headers += [(k.encode(), v.encode()) for k, v in error.headers.items()]
             status, body = error.http_status, error_body(error)
         except DomainError as exc:
-            error = from_domain_error(exc, request_id)
-            status, body = error.http_status, error_body(error)
+            mapped = from_domain_error(exc, request_id)
+            status, body = mapped.http_status, error_body(mapped)
         await self._respond(send, status, body, extra_headers)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

@@ -34,8 +34,9 @@ _FLOATS = {FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT}
 
 
 def _malformed(message: str, field: str = "") -> RequestError:
-    violations = [FieldViolation(field, message)] if field else []
-    return RequestError(MALFORMED_REQUEST, message, violations=violations, **({"field": field} if field else {}))
+    if not field:
+        return RequestError(MALFORMED_REQUEST, message)
+    return RequestError(MALFORMED_REQUEST, message, violations=[FieldViolation(field, message)], field=field)
 
 
 def _field(descriptor: Descriptor, name: str) -> FieldDescriptor | None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC
 
 from google.protobuf import empty_pb2
-from rcommerce.names import parse_name
-from rcommerce.pagination import PageTokens, page_size
 
 from rcommerce.api.call import Call
 from rcommerce.domain.admin.keys import ApiKeys
 from rcommerce.gen.v1 import admin_pb2, admin_pb2_grpc
+from rcommerce.names import parse_name
+from rcommerce.pagination import PageTokens, page_size
 
 _KINDS = {admin_pb2.API_KEY_KIND_SECRET: "secret", admin_pb2.API_KEY_KIND_PUBLISHABLE: "publishable"}
 

@@ -1,1 +1,0 @@
-from rcommerce.db.base import Base  # placeholder until the catalog tables land

@@ -80,7 +80,9 @@ class RedisCache:
 
     async def get(self, key: str) -> bytes | None:
         value = await self._redis.get(self._key(key))
-        return None if value is None else bytes(value)
+        if value is None or isinstance(value, bytes):
+            return value
+        return str(value).encode()  # only if decode_responses were on; it is not
 
     async def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None:
         if ttl_s is None:

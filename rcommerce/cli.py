@@ -201,8 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except Exception as exc:
         from rcommerce.db.database import DatabaseBehind
+        from rcommerce.plugins.manager import PluginError
 
-        if isinstance(exc, DatabaseBehind):
+        if isinstance(exc, DatabaseBehind | PluginError):
             print(f"rcommerce: {exc}", file=sys.stderr)
             return 3
         raise

@@ -119,3 +119,13 @@ def test_introspection_commands_run(tmp_path: Path, command: list[str]) -> None:
     result = subprocess.run([sys.executable, "-m", "rcommerce.cli", *command], env=_env(tmp_path), capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
+
+
+def test_a_plugin_that_cannot_load_stops_start_up(tmp_path: Path) -> None:
+    env = _env(tmp_path) | {"RCOMMERCE_PLUGINS__AUTOLOAD": "true", "RCOMMERCE_PLUGINS__ENABLED": '["not-installed"]'}
+    result = subprocess.run(
+        [sys.executable, "-m", "rcommerce.cli", "serve", "--grpc-port", str(_free_port()), "--http-port", str(_free_port())],
+        env=env, capture_output=True, text=True, cwd=tmp_path, timeout=30,
+    )
+    assert result.returncode == 3
+    assert "not-installed" in result.stderr

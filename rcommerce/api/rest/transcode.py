@@ -146,7 +146,7 @@ def build_request(
             for key in body_keys:
                 sub = _field(body_desc.message_type, key) if body_desc.message_type else None
                 if sub is not None:
-                    names.append(sub.name)
+                    names.append(sub.json_name)
             tree["updateMask"] = ",".join(names)
     request = method.request_type()
     try:

@@ -206,6 +206,9 @@ class CatalogService(TaxonomyMixin):
         if needs_currency and not request.currency_code:
             raise invalid("currency_code", "is required to filter or order by price")
         status = _ACTIVE if not principal.is_staff else convert.STATUS_TO_DB.get(request.status)
+        if not principal.is_staff and request.status not in (0, catalog_pb2.PRODUCT_STATUS_ACTIVE):
+            # Storefronts only ever see active products: asking for drafts finds none.
+            return catalog_pb2.ListProductsResponse()
         async with self._db.read() as s:
             category_ids = None
             if request.category:

@@ -155,8 +155,10 @@ async def test_storefronts_see_active_products_only(catalog: CatalogService, uid
     assert await reason_of(catalog.get_product(draft.name, STORE)) == "PRODUCT_NOT_FOUND"
     assert await reason_of(catalog.lookup_product(draft.slug, STORE)) == "PRODUCT_NOT_FOUND"
     assert (await catalog.lookup_product(live.slug, STORE)).id == live.id
-    store_page = await catalog.list_products(C.ListProductsRequest(tag=uid, status=C.PRODUCT_STATUS_DRAFT), STORE)
+    store_page = await catalog.list_products(C.ListProductsRequest(tag=uid), STORE)
     assert [p.id for p in store_page.products] == [live.id]
+    store_drafts = await catalog.list_products(C.ListProductsRequest(tag=uid, status=C.PRODUCT_STATUS_DRAFT), STORE)
+    assert list(store_drafts.products) == []
     staff_page = await catalog.list_products(C.ListProductsRequest(tag=uid, status=C.PRODUCT_STATUS_DRAFT), STAFF)
     assert [p.id for p in staff_page.products] == [draft.id]
 

@@ -88,7 +88,9 @@ class _QuietServer(uvicorn.Server):
 
 def bind_socket(host: str, port: int, *, reuse_port: bool = True) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets created with it;
+    # without it every keep-alive response waits ~40 ms for the peer's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if reuse_port:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -168,7 +170,7 @@ class App:
         self.http_port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.bridge, lifespan="off", access_log=False, log_config=None, http="httptools",
-            loop="none", timeout_graceful_shutdown=int(s.shutdown_grace_s) or None, server_header=False,
+            loop="none", timeout_graceful_shutdown=int(s.shutdown_grace_s) or None, server_header=False, proxy_headers=False,
         )
         self._http = _QuietServer(config)
         await self._grpc.start()

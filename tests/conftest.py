@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import MetaData
+from sqlalchemy.engine import Connection
 
 from rcommerce.config import DatabaseSettings
 from rcommerce.db import Database
-from rcommerce.db.migrate import downgrade, upgrade
+from rcommerce.db.migrate import upgrade
 
 DEFAULT_URLS = {
     "postgresql": "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
@@ -46,9 +48,22 @@ async def fresh_database(url: str) -> Database:
         await db.ping()
     except Exception as exc:
         raise RuntimeError(f"test database {url} is unreachable: {exc}") from exc
-    await downgrade(db, "base")
+    await drop_everything(db)
     await upgrade(db)
     return db
+
+
+async def drop_everything(db: Database) -> None:
+    """Drop every table in the database, whatever revision (or branch) left them there,
+    so a run never depends on the state an earlier run left behind."""
+
+    def _drop(conn: Connection) -> None:
+        existing = MetaData()
+        existing.reflect(conn)
+        existing.drop_all(conn)
+
+    async with db.engine.begin() as conn:
+        await conn.run_sync(_drop)
 
 
 @pytest.fixture(scope="session", params=requested_databases())

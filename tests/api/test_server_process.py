@@ -63,6 +63,13 @@ def test_serve_answers_both_transports_and_drains_on_sigterm(tmp_path: Path) -> 
 
             health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service="rcommerce.v1.CatalogService"), timeout=5)
             assert health.status == health_pb2.HealthCheckResponse.SERVING
+            from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+            answers = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
+            )
+            listed = {s.name for a in answers for s in a.list_services_response.service}
+            assert {"rcommerce.v1.CatalogService", "rcommerce.v1.ApiKeyService", "grpc.health.v1.Health"} <= listed
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)

@@ -49,3 +49,17 @@ async def test_database_behind_is_refused_with_the_command(tmp_path: Path) -> No
 
 def test_matrix_urls_are_real(database_name: str, tmp_path: Path) -> None:
     assert database_url(database_name, tmp_path).split("+")[0] in ("sqlite", "postgresql", "mysql")
+
+
+async def test_chain_downgrades_to_base_and_back(tmp_path: Path) -> None:
+    from rcommerce.db.migrate import downgrade, upgrade
+
+    db = Database(DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path / 'roundtrip.db'}"))
+    try:
+        await upgrade(db)
+        await downgrade(db, "base")
+        assert await current_revision(db) is None
+        await upgrade(db)
+        assert await current_revision(db) == head_revision()
+    finally:
+        await db.dispose()

@@ -148,7 +148,8 @@ class Settings(BaseModel):
 
     def redacted(self) -> dict[str, Any]:
         """The settings as plain data with secrets replaced by "**********"."""
-        return _redact(self.model_dump(mode="json", exclude={"source_file"}))
+        shown: dict[str, Any] = _redact(self.model_dump(mode="json", exclude={"source_file"}))
+        return shown
 
 
 class ConfigError(Exception):

@@ -17,7 +17,6 @@ import string
 from dataclasses import dataclass
 from datetime import datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import select, update
 
 from rcommerce.auth.principal import Principal, PrincipalKind
@@ -38,6 +37,7 @@ from rcommerce.errors import (
 from rcommerce.events.outbox import record_event
 from rcommerce.gen.v1 import admin_pb2
 from rcommerce.ids import new_id
+from rcommerce.timestamps import to_timestamp
 
 _ALPHABET = string.ascii_letters + string.digits
 _KIND_PREFIX = {"secret": "sk_", "publishable": "pk_"}
@@ -54,14 +54,6 @@ def looks_like_api_key(token: str) -> bool:
     return token.startswith(("sk_", "pk_")) and len(token) == 35 and token[3:].isalnum()
 
 
-def _ts(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
 def to_proto(row: ApiKeyRow) -> admin_pb2.ApiKey:
     return admin_pb2.ApiKey(
         name=f"apiKeys/{row.id}",
@@ -70,10 +62,10 @@ def to_proto(row: ApiKeyRow) -> admin_pb2.ApiKey:
         kind=_KIND_PROTO[row.kind],
         scopes=row.scopes,
         prefix=row.prefix,
-        expire_time=_ts(row.expires_at),
-        create_time=_ts(row.created_at),
-        revoke_time=_ts(row.revoked_at),
-        last_used_time=_ts(row.last_used_at),
+        expire_time=to_timestamp(row.expires_at),
+        create_time=to_timestamp(row.created_at),
+        revoke_time=to_timestamp(row.revoked_at),
+        last_used_time=to_timestamp(row.last_used_at),
         revoke_reason=row.revoke_reason,
     )
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from rcommerce.domain.catalog.models import CategoryRow, CollectionRow, ProductRow, VariantPriceRow, VariantRow
 from rcommerce.gen.v1 import catalog_pb2, common_pb2
 from rcommerce.names import category_name, collection_name, product_name, variant_name
+from rcommerce.timestamps import to_timestamp
 
 STATUS_TO_DB = {
     catalog_pb2.PRODUCT_STATUS_DRAFT: "draft",
@@ -29,12 +28,7 @@ POLICY_TO_DB = {catalog_pb2.INVENTORY_POLICY_DENY: "deny", catalog_pb2.INVENTORY
 POLICY_FROM_DB = {v: k for k, v in POLICY_TO_DB.items()}
 
 
-def timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+timestamp = to_timestamp
 
 
 def options_to_db(options: Sequence[catalog_pb2.ProductOption]) -> list[dict[str, Any]]:

@@ -252,3 +252,18 @@ async def test_archive_then_delete(client: ApiClient) -> None:
     with pytest.raises(ApiError) as err:
         await client.call("GetProduct", C.GetProductRequest(name=created.name))
     assert err.value.reason == "PRODUCT_NOT_FOUND"
+
+
+async def test_create_with_request_id_is_idempotent(client: ApiClient, server: LiveServer) -> None:
+    import asyncio
+
+    request = C.CreateProductRequest(product=_product(f"Idem {_tag()}"), request_id=f"req-{_tag()}")
+    first = await client.call("CreateProduct", request)
+    again = await client.call("CreateProduct", request)
+    assert again.name == first.name
+    concurrent = C.CreateProductRequest(product=_product(f"Race {_tag()}"), request_id=f"req-{_tag()}")
+    results = await asyncio.gather(*(client.call("CreateProduct", concurrent) for _ in range(5)))
+    assert len({r.name for r in results}) == 1
+    from rcommerce.domain.catalog.models import ProductRow
+
+    assert await _count(server, ProductRow, title=concurrent.product.title) == 1

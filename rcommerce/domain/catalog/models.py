@@ -55,6 +55,9 @@ class ProductRow(Base):
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
     published_at: Mapped[datetime | None]
+    #: The CreateProduct request_id that created this product, so a retried create
+    #: returns it instead of creating a twin (AIP-155).
+    create_request_id: Mapped[str | None] = mapped_column(String(100), unique=True)
 
 
 class VariantRow(Base):

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from google.protobuf.field_mask_pb2 import FieldMask
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rcommerce import money
@@ -235,8 +236,15 @@ class CatalogService(TaxonomyMixin):
     async def create_product(self, product: catalog_pb2.Product, request_id: str = "") -> catalog_pb2.Product:
         """Create ``product`` with its variants (one "Default" variant when none is given).
 
-        ``request_id`` is accepted for the contract; idempotent replay is not implemented yet.
+        A non-empty ``request_id`` makes the create idempotent: a retry (sequential or
+        concurrent) with the same id returns the product the first call created.
         """
+        if len(request_id) > 100:
+            raise invalid("request_id", "must be at most 100 characters")
+        if request_id:
+            existing = await self._created_by_request(request_id)
+            if existing is not None:
+                return existing
         violations = _product_violations(product, PRODUCT_PATHS, "product")
         for i, v in enumerate(product.variants):
             violations += _variant_violations(v, product.options, VARIANT_PATHS, f"product.variants[{i}]")
@@ -247,9 +255,28 @@ class CatalogService(TaxonomyMixin):
             raise CatalogError(VARIANT_SKU_TAKEN, f"SKU {dup!r} appears on two variants; give each variant its own SKU.", sku=dup)
         category_ids = [parse_name(c, "categories", "cat", f"product.categories[{i}]") for i, c in enumerate(product.categories)]
         now = self._clock.now()
+        try:
+            return await self._insert_product(product, request_id, skus, category_ids, now)
+        except (IntegrityError, CatalogError):
+            # A concurrent retry with the same request_id won the race (its insert hit the
+            # slug, SKU or request_id unique index first); answer with its product.
+            replay = await self._created_by_request(request_id) if request_id else None
+            if replay is None:
+                raise
+            return replay
+
+    async def _created_by_request(self, request_id: str) -> catalog_pb2.Product | None:
+        async with self._db.read() as s:
+            found = (await s.execute(select(ProductRow.id).where(ProductRow.create_request_id == request_id))).scalar_one_or_none()
+            return None if found is None else await self._product_for_event(s, found)
+
+    async def _insert_product(
+        self, product: catalog_pb2.Product, request_id: str, skus: list[str], category_ids: list[str], now: datetime
+    ) -> catalog_pb2.Product:
         async with self._write() as s:
             row = ProductRow(id=new_id("prod", now), revision=1, created_at=now, updated_at=now, published_at=None,
-                             slug="", status="draft", kind="physical", options=[], images=[], extra={})  # fmt: skip
+                             slug="", status="draft", kind="physical", options=[], images=[], extra={},
+                             create_request_id=request_id or None)  # fmt: skip
             await self._apply_product(s, row, product, PRODUCT_PATHS, category_ids, creating=True)
             await self._check_skus(s, skus)
             variants = list(product.variants) or [_default_variant(product.options)]

@@ -43,8 +43,10 @@ def upgrade() -> None:
         sa.Column("revision", sa.Integer(), nullable=False),
         *_times(),
         sa.Column("published_at", _UtcDateTime(), nullable=True),
+        sa.Column("create_request_id", sa.String(100), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_products"),
         sa.UniqueConstraint("slug", name="uq_products_slug"),
+        sa.UniqueConstraint("create_request_id", name="uq_products_create_request_id"),
     )
     op.create_index("ix_products_status", "products", ["status"])
     op.create_index("ix_products_created_at", "products", ["created_at"])

@@ -34,6 +34,7 @@ from rcommerce.db.migrate import ensure_current
 from rcommerce.domain.admin.keys import ApiKeys, looks_like_api_key
 from rcommerce.domain.admin.models import StoreSetting
 from rcommerce.domain.catalog.service import CatalogService
+from rcommerce.events.wiring import EventServices, build_event_services
 from rcommerce.gen.v1 import admin_pb2_grpc, catalog_pb2_grpc
 from rcommerce.pagination import PageTokens
 from rcommerce.plugins.manager import PluginHost, ProviderRegistry
@@ -110,6 +111,7 @@ class App:
     plugins: PluginHost = field(init=False)
     providers: ProviderRegistry = field(init=False)
     services: Services = field(init=False)
+    events: EventServices = field(init=False)
     methods: dict[str, MethodInfo] = field(init=False)
     bridge: RestBridge = field(init=False)
     grpc_port: int = 0
@@ -133,6 +135,11 @@ class App:
         keys = ApiKeys(self.db, self.cache, self.clock, s.cache.auth_ttl_s)
         catalog = CatalogService(self.db, self.cache, self.clock, tokens, cache_ttl_s=s.cache.catalog_ttl_s)
         self.services = Services(keys, catalog, tokens)
+        self.events = build_event_services(
+            self.db, self.clock, self.plugins.emit_event, tokens,
+            allow_private_targets=s.webhooks.allow_private_targets, webhook_timeout_s=s.webhooks.timeout_s,
+            disable_after_failures=s.webhooks.disable_after_failures,
+        )
         self.methods = method_table()
         self.pipeline = Pipeline([_ApiKeyVerifier(keys)], self.clock, access_log=s.logging.access_log)
 
@@ -143,6 +150,7 @@ class App:
             ("rcommerce.v1.ApiKeyService", ApiKeyServicer(svc.api_keys, svc.page_tokens), admin_pb2_grpc.add_ApiKeyServiceServicer_to_server),
             ("rcommerce.v1.MetaService", MetaServicer(), admin_pb2_grpc.add_MetaServiceServicer_to_server),
             ("rcommerce.v1.CatalogService", CatalogServicer(svc.catalog), catalog_pb2_grpc.add_CatalogServiceServicer_to_server),
+            *self.events.servicers(),
         ]
 
     async def start(self, grpc_socket_port: int | None = None, http_sock: socket.socket | None = None) -> None:
@@ -180,6 +188,8 @@ class App:
                 self._http_task.result()
             await asyncio.sleep(0.01)
         await self.plugins.startup(app=self)
+        if s.run_workers_in_process:
+            await self.events.start()
         await set_serving(self._health, {m.service for m in self.methods.values()}, True)
         log.info("rcommerce %s serving gRPC on %s:%d and HTTP on %s:%d", __version__, s.host, self.grpc_port, s.host, self.http_port)
 
@@ -197,6 +207,7 @@ class App:
             waits.append(self._http_task)
         await asyncio.gather(*waits, return_exceptions=True)
         await self.plugins.shutdown(app=self)
+        await self.events.stop()
         await self.cache.close()
         await self.db.dispose()
         log.info("rcommerce stopped")

@@ -31,6 +31,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(settings)
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from rcommerce.serve import worker
+
+    return worker(_settings(args))
+
+
 def _run_db(args: argparse.Namespace, work: Callable[[Any], Awaitable[int]]) -> int:
     from rcommerce.db.database import Database
 
@@ -156,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http-port", type=int)
     p.add_argument("--workers", type=int, help="processes sharing both ports (default 1)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run only the event dispatcher and background jobs (no listeners)")
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("migrate", help="apply database migrations")
     p.add_argument("revision", nargs="?", default="head")

@@ -101,6 +101,18 @@ class SecuritySettings(_Section):
     cors_origins: list[str] = []
 
 
+class WebhooksSettings(_Section):
+    """``[webhooks]``: outbound webhook delivery."""
+
+    #: Allow endpoints on private, loopback and link-local addresses (for tests and
+    #: private networks). Off by default: a merchant-supplied URL must not reach inside.
+    allow_private_targets: bool = False
+    #: Seconds to wait for a receiver's answer.
+    timeout_s: float = Field(10.0, gt=0, le=60)
+    #: Consecutive finally-failed deliveries after which an endpoint is disabled.
+    disable_after_failures: int = Field(5, ge=1)
+
+
 class LoggingSettings(_Section):
     """``[logging]``."""
 
@@ -141,6 +153,7 @@ class Settings(BaseModel):
     cache: CacheSettings = CacheSettings()
     security: SecuritySettings = SecuritySettings()
     logging: LoggingSettings = LoggingSettings()
+    webhooks: WebhooksSettings = WebhooksSettings()
     plugins: PluginsSettings = PluginsSettings()
 
     #: The file the settings came from, if any (not a setting).

@@ -39,6 +39,31 @@ async def run_process(settings: Settings) -> None:
         await app.stop()
 
 
+async def run_worker(settings: Settings) -> None:
+    """Run only the outbox dispatcher and the job worker until SIGTERM or SIGINT."""
+    app = App(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await app.build()
+    await app.events.start()
+    log.info("rcommerce worker running (dispatcher and jobs)")
+    try:
+        await stop.wait()
+    finally:
+        await app.events.stop()
+        await app.cache.close()
+        await app.db.dispose()
+        log.info("rcommerce worker stopped")
+
+
+def worker(settings: Settings) -> int:
+    configure_logging(settings.logging)
+    asyncio.run(run_worker(settings))
+    return 0
+
+
 def _run(settings: Settings) -> None:
     configure_logging(settings.logging)
     if settings.server.event_loop == "uvloop":

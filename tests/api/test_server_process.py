@@ -136,3 +136,18 @@ def test_a_plugin_that_cannot_load_stops_start_up(tmp_path: Path) -> None:
     )
     assert result.returncode == 3
     assert "not-installed" in result.stderr
+
+
+def test_worker_runs_without_listeners_and_stops_on_sigterm(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "rcommerce.cli", "migrate"], env=_env(tmp_path), cwd=tmp_path, check=True, capture_output=True)
+    proc = subprocess.Popen([sys.executable, "-m", "rcommerce.cli", "worker"], env=_env(tmp_path), cwd=tmp_path, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 20
+    seen = b""
+    while b"worker running" not in seen and time.monotonic() < deadline:
+        seen += proc.stderr.readline()
+    assert b"worker running" in seen
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err.decode()
+    assert b"worker stopped" in err

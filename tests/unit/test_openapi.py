@@ -140,7 +140,10 @@ def test_query_parameters_follow_body_rules(doc: dict[str, Any]) -> None:
 
 def test_patch_operations_document_the_mask(doc: dict[str, Any]) -> None:
     patches = [(path, op) for path, verb, op in _rpc_operations(doc) if verb == "patch"]
-    assert len(patches) == 4
+    from rcommerce.api.methods import method_table
+
+    patch_bindings = [b for m in method_table().values() for b in m.bindings if b.verb == "PATCH"]
+    assert len(patches) == len(patch_bindings) > 0
     for path, op in patches:
         assert op["x-rcommerce-update-mask"] == "updateMask", path
         mask = next(p for p in op["parameters"] if p["name"] == "updateMask")

@@ -1,0 +1,268 @@
+"""The outbox dispatcher: committed events, in ``seq`` order, to plugin hooks and webhooks.
+
+Per event (at least once; receivers dedupe on the event id):
+
+(a) every plugin's ``rcommerce_on_event`` is awaited through ``plugin_emit``. When any
+    fails, an ``events.plugin_hook`` job re-emits the event later with backoff. The retry
+    reaches every plugin again, not only the failed one, because the host delivers an
+    event to all implementations at once; a plugin never blocks webhooks or later events.
+(b) one ``webhooks.deliver`` job per enabled endpoint subscribed to the type, with the
+    dedupe key ``whd:<endpoint>:<event>``, so dispatching an event twice (after a crash,
+    or on a second process) never sends it twice.
+
+Progress is persisted per consumer (``event_consumers``), so a restart resumes where the
+last run stopped, and a lease on that row makes one process the active dispatcher.
+
+The gap problem: ``seq`` is allocated when a row is inserted, not when its transaction
+commits, so seq 7 can become visible after seq 8 (and a rolled-back insert leaves a
+hole forever). A plain "last seq seen" cursor would skip 7 for good. So the cursor only
+moves over a contiguous prefix of handled events; an event handled above a hole is
+recorded in ``event_consumer_marks`` (and is never handled twice). A hole is given up
+on, and the cursor moves past it, only once the event just above it is older than
+``gap_grace_s`` (default 5 minutes): a transaction open that long has almost surely
+rolled back. Holes therefore never delay delivery; they only keep a few marks around.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from rcommerce.clock import Clock
+from rcommerce.db.database import Database
+from rcommerce.events.models import EventConsumer, EventConsumerMark, WebhookEndpointRow
+from rcommerce.events.outbox import OutboxEvent
+from rcommerce.events.webhooks import DELIVER_KIND, endpoint_matches
+from rcommerce.ids import new_id
+from rcommerce.jobs.queue import Job, JobQueue
+from rcommerce.plugins.providers import Event
+
+__all__ = ["PLUGIN_HOOK_KIND", "Dispatcher", "PluginEmit"]
+
+log = logging.getLogger(__name__)
+
+#: Delivers an event to every plugin; returns the failures (``PluginHost.emit_event``).
+PluginEmit = Callable[[Event], Awaitable[Sequence[Any]]]
+PLUGIN_HOOK_KIND = "events.plugin_hook"
+
+
+def to_event(row: OutboxEvent) -> Event:
+    return Event(id=row.id, type=row.type, subject=row.subject, data=row.data, created_at=row.created_at)
+
+
+class Dispatcher:
+    """Reads the outbox for one consumer and fans events out (see the module doc)."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        queue: JobQueue,
+        plugin_emit: PluginEmit | None = None,
+        *,
+        consumer: str = "dispatcher",
+        owner: str = "",
+        batch_size: int = 100,
+        gap_grace_s: float = 300.0,
+        lease_s: float = 120.0,
+    ) -> None:
+        self.db, self.clock, self.queue = db, clock, queue
+        self.plugin_emit = plugin_emit
+        self.consumer = consumer
+        self.owner = owner or new_id("dsp", clock.now())
+        self.batch_size = batch_size
+        self.gap_grace = timedelta(seconds=gap_grace_s)
+        self.lease = timedelta(seconds=lease_s)
+
+    def register_jobs(self) -> None:
+        """Register the plugin-hook retry job kind on the queue."""
+        self.queue.register(PLUGIN_HOOK_KIND, self._retry_plugins, max_attempts=8, timeout_s=120.0)
+
+    async def _retry_plugins(self, job: Job) -> None:
+        if self.plugin_emit is None:
+            return
+        async with self.db.read() as session:
+            row = (
+                await session.execute(select(OutboxEvent).where(OutboxEvent.id == job.payload["event_id"]))
+            ).scalar_one_or_none()
+        if row is None:
+            return
+        failures = await self.plugin_emit(to_event(row))
+        if failures:
+            raise RuntimeError(f"{len(failures)} plugin event hook(s) failed for {row.id}")
+
+    # -- lease and progress ---------------------------------------------------------
+    async def _acquire(self) -> int | None:
+        """Take or renew the lease; the consumer's last_seq, or None when another holds it."""
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            if await session.get(EventConsumer, self.consumer) is None:
+                try:
+                    async with session.begin_nested():
+                        session.add(
+                            EventConsumer(
+                                name=self.consumer, last_seq=0, lease_owner=None, lease_until=None, updated_at=now
+                            )
+                        )
+                except IntegrityError:
+                    pass  # another process created it first
+            result = await session.execute(
+                update(EventConsumer)
+                .where(
+                    EventConsumer.name == self.consumer,
+                    or_(
+                        EventConsumer.lease_owner == self.owner,
+                        EventConsumer.lease_until.is_(None),
+                        EventConsumer.lease_until < now,
+                    ),
+                )
+                .values(lease_owner=self.owner, lease_until=now + self.lease, updated_at=now)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            return int(
+                await session.scalar(select(EventConsumer.last_seq).where(EventConsumer.name == self.consumer)) or 0
+            )
+
+    async def release(self) -> None:
+        """Give the lease up (on clean shutdown) so another process need not wait."""
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(EventConsumer)
+                .where(EventConsumer.name == self.consumer, EventConsumer.lease_owner == self.owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    def _unhandled(self, last_seq: int) -> Any:
+        marked = exists().where(EventConsumerMark.consumer == self.consumer, EventConsumerMark.seq == OutboxEvent.seq)
+        return (OutboxEvent.seq > last_seq) & ~marked
+
+    async def _advance(self, last_seq: int) -> int:
+        """Move the cursor over handled events and old holes; drop marks below it."""
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            first_unhandled = await session.scalar(select(func.min(OutboxEvent.seq)).where(self._unhandled(last_seq)))
+            marks = (
+                await session.execute(
+                    select(EventConsumerMark.seq, EventConsumerMark.event_created_at)
+                    .where(EventConsumerMark.consumer == self.consumer, EventConsumerMark.seq > last_seq)
+                    .order_by(EventConsumerMark.seq)
+                )
+            ).all()
+            cursor = last_seq
+            for seq, created_at in marks:
+                if first_unhandled is not None and seq > first_unhandled:
+                    break
+                # Every existing row below first_unhandled is marked, so a hole here is
+                # rows not (yet) visible: skip it only once it is old (module doc).
+                if seq != cursor + 1 and created_at > now - self.gap_grace:
+                    break
+                cursor = seq
+            if cursor != last_seq:
+                await session.execute(
+                    update(EventConsumer)
+                    .where(EventConsumer.name == self.consumer, EventConsumer.lease_owner == self.owner)
+                    .values(last_seq=cursor, updated_at=now)
+                )
+                await session.execute(
+                    delete(EventConsumerMark).where(
+                        EventConsumerMark.consumer == self.consumer, EventConsumerMark.seq <= cursor
+                    )
+                )
+        return cursor
+
+    # -- fan-out -------------------------------------------------------------------------
+    async def run_once(self) -> int:
+        """Handle one batch of events in seq order. Returns how many were handled (0 when
+        there were none or another process holds the lease)."""
+        # A read first: idle polls then never take a write lock (SQLite has only one).
+        async with self.db.read() as session:
+            known = await session.scalar(select(EventConsumer.last_seq).where(EventConsumer.name == self.consumer))
+            pending = await session.scalar(select(OutboxEvent.seq).where(self._unhandled(known or 0)).limit(1))
+            marked = await session.scalar(
+                select(EventConsumerMark.seq).where(EventConsumerMark.consumer == self.consumer).limit(1)
+            )
+        if pending is None and marked is None:
+            return 0  # nothing to handle and no hole waiting to be passed
+        last_seq = await self._acquire()
+        if last_seq is None:
+            return 0
+        async with self.db.read() as session:
+            events = (
+                (
+                    await session.execute(
+                        select(OutboxEvent)
+                        .where(self._unhandled(last_seq))
+                        .order_by(OutboxEvent.seq)
+                        .limit(self.batch_size)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            endpoints = (
+                (await session.execute(select(WebhookEndpointRow).where(WebhookEndpointRow.disabled.is_(False))))
+                .scalars()
+                .all()
+            )
+        handled = 0
+        for event in events:
+            if not await self._handle(event, endpoints):
+                break
+            handled += 1
+        await self._advance(last_seq)
+        return handled
+
+    async def _handle(self, event: OutboxEvent, endpoints: Sequence[WebhookEndpointRow]) -> bool:
+        plugins_failed = False
+        if self.plugin_emit is not None:
+            try:
+                plugins_failed = bool(await self.plugin_emit(to_event(event)))
+            except Exception:
+                log.exception("dispatcher: plugin event hooks raised for %s", event.id)
+                plugins_failed = True
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            renewed = await session.execute(
+                update(EventConsumer)
+                .where(EventConsumer.name == self.consumer, EventConsumer.lease_owner == self.owner)
+                .values(lease_until=now + self.lease)
+            )
+            if renewed.rowcount != 1:  # type: ignore[attr-defined]
+                log.warning("dispatcher %s lost its lease on %s; stopping this batch", self.owner, self.consumer)
+                return False
+            for endpoint in endpoints:
+                if endpoint_matches(endpoint.event_types, event.type):
+                    await self.queue.enqueue(
+                        session,
+                        DELIVER_KIND,
+                        {"endpoint_id": endpoint.id, "event_id": event.id},
+                        dedupe_key=f"whd:{endpoint.id}:{event.id}",
+                    )
+            if plugins_failed:
+                await self.queue.enqueue(
+                    session,
+                    PLUGIN_HOOK_KIND,
+                    {"event_id": event.id},
+                    run_at=now + timedelta(seconds=5),
+                    dedupe_key=f"plugin:{event.id}",
+                )
+            session.add(EventConsumerMark(consumer=self.consumer, seq=event.seq, event_created_at=event.created_at))
+        return True
+
+    async def run_forever(self, poll_interval_s: float = 0.5) -> None:
+        """Poll until cancelled; errors are logged and retried."""
+        while True:
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("dispatcher %s: polling failed; retrying", self.owner)
+                handled = 0
+            if handled == 0:
+                await asyncio.sleep(poll_interval_s)

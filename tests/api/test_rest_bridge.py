@@ -107,3 +107,49 @@ async def test_operational_endpoints(server: LiveServer) -> None:
         assert 'rcommerce_requests_total{code="OK",method="Ping",transport="rest"}' in metrics.text
         openapi = await anonymous.get("/openapi.json")
         assert openapi.json()["openapi"].startswith("3.1")
+
+
+async def test_additional_binding_lists_a_collection(http: httpx.AsyncClient) -> None:
+    collection = (await http.post("/v1/collections", json={"title": "Binding test"})).json()
+    product = (await http.post("/v1/products", json={"title": "Bound", "status": "PRODUCT_STATUS_ACTIVE"})).json()
+    added = await http.post(f"/v1/{collection['name']}:addProducts", json={"products": [product["name"]]})
+    assert added.status_code == 200 and added.json()["productCount"] == 1
+    listed = await http.get(f"/v1/{collection['name']}/products")
+    assert [p["name"] for p in listed.json()["products"]] == [product["name"]]
+
+
+async def test_money_is_minor_units_as_a_string(http: httpx.AsyncClient) -> None:
+    body = {"title": "Yen", "variants": [{"prices": [{"currencyCode": "JPY", "amount": "500"}]}]}
+    created = await http.post("/v1/products", json=body)
+    assert created.json()["variants"][0]["prices"] == [{"currencyCode": "JPY", "amount": "500"}]
+
+
+async def test_access_log_has_one_structured_line_per_request(http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, server: LiveServer) -> None:
+    import logging
+
+    server.app.pipeline._access_log = True
+    try:
+        with caplog.at_level(logging.INFO, logger="rcommerce.access"):
+            response = await http.get("/v1/ping", headers={"x-request-id": "log-check-1"})
+    finally:
+        server.app.pipeline._access_log = False
+    assert response.status_code == 200
+    lines = [r for r in caplog.records if r.name == "rcommerce.access" and getattr(r, "request_id", "") == "log-check-1"]
+    assert len(lines) == 1
+    record = lines[0]
+    assert (record.transport, record.method, record.code) == ("rest", "/rcommerce.v1.MetaService/Ping", "OK")  # type: ignore[attr-defined]
+    assert record.latency_ms >= 0  # type: ignore[attr-defined]
+    assert server.admin_key not in caplog.text
+
+
+async def test_grpc_message_over_the_limit_is_resource_exhausted(server: LiveServer) -> None:
+    from rcommerce.gen.v1 import admin_pb2
+    from rcommerce.testing.client import ApiError
+
+    client = server.grpc_client(server.admin_key)
+    try:
+        with pytest.raises(ApiError) as err:
+            await client.call("CreateApiKey", admin_pb2.CreateApiKeyRequest(api_key=admin_pb2.ApiKey(display_name="x" * (10 * 1024 * 1024))))
+        assert err.value.status == "RESOURCE_EXHAUSTED"
+    finally:
+        await client.close()

@@ -94,6 +94,13 @@ def serve(settings: Settings) -> int:
         _run(settings)
         return 0
     configure_logging(settings.logging)
+    if settings.cache.url == "memory://":
+        log.warning(
+            "%d workers with the in-process memory cache: a catalog write invalidates the cache of the "
+            "process that made it only; others may serve stale reads for up to cache.catalog_ttl_s (%ss). "
+            "Set cache.url to a Redis URL to share invalidation across processes.",
+            workers, settings.cache.catalog_ttl_s,
+        )
     # Migrate once, before the workers race to do it.
     asyncio.run(_prepare_schema(settings))
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="rcommerce-metrics-"))

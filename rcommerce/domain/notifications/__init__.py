@@ -1,0 +1,1 @@
+"""Notifications context: its error reasons (code lives in ``rcommerce.notifications``)."""

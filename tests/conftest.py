@@ -78,3 +78,15 @@ async def db(database_name: str, tmp_path_factory: pytest.TempPathFactory) -> As
     database = await fresh_database(database_url(database_name, tmp_path_factory.mktemp(database_name)))
     yield database
     await database.dispose()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``@pytest.mark.slow`` tests (full-size load and soak variants) run only when
+    ``RCOMMERCE_TEST_SLOW=1``; otherwise they are reported as skipped with that reason
+    and their short forms run."""
+    if os.environ.get("RCOMMERCE_TEST_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: set RCOMMERCE_TEST_SLOW=1 to run the full-size variant")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -30,6 +30,7 @@ from rcommerce.events.outbox import OutboxEvent, record_event
 from rcommerce.events.signing import event_body, sign_headers
 from rcommerce.events.targets import Resolver, TargetRefused, check_target, system_resolver
 from rcommerce.ids import new_id
+from rcommerce.jobs.metrics import DELIVERIES
 from rcommerce.jobs.queue import Job, RetryAfter
 
 __all__ = [
@@ -227,6 +228,7 @@ class WebhookDeliverer:
             row.status = "retrying"
             row.next_attempt_at = self.clock.now() + timedelta(seconds=delay)
         await self._record(row, final_failure=not result.ok and delay is None)
+        DELIVERIES.labels(row.status).inc()
         if not result.ok:
             # Fails the job attempt: the worker reschedules it (or marks it dead when last).
             raise RetryAfter(delay or 0.0, result.error)

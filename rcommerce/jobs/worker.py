@@ -25,6 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from rcommerce.clock import Clock
 from rcommerce.db.database import Database
 from rcommerce.ids import new_id
+from rcommerce.jobs.metrics import JOB_FAILURES, JOBS_DEAD, QueueDepth
 from rcommerce.jobs.models import DEAD, QUEUED, RUNNING, SUCCEEDED, JobRow
 from rcommerce.jobs.queue import Job, JobQueue, RetryAfter
 
@@ -52,6 +53,7 @@ class Worker:
         self.db, self.queue, self.clock = db, queue, clock
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{new_id('wrk', clock.now())[-6:]}"
         self.batch_size = batch_size
+        self.depth = QueueDepth(db)
 
     def _due(self) -> ColumnElement[bool]:
         now = self.clock.now()
@@ -137,7 +139,9 @@ class Worker:
             await self._finish(job, state=SUCCEEDED, last_error="")
 
     async def _failed(self, job: Job, error: str, delay_s: float | None) -> None:
+        JOB_FAILURES.labels(job.kind).inc()
         if job.is_last_attempt:
+            JOBS_DEAD.labels(job.kind).inc()
             log.error("job %s (%s) is dead after %d attempts: %s", job.id, job.kind, job.attempt, error)
             await self._finish(job, state=DEAD, last_error=error)
             return
@@ -159,9 +163,56 @@ class Worker:
                 .values(**values)
             )
 
+    async def reclaim_orphans(self) -> int:
+        """Requeue jobs left ``running`` by a worker of this host whose process is gone.
+
+        Worker ids are ``host:pid:suffix``. After a crash (SIGKILL, OOM) the restarted
+        process would otherwise wait for the dead worker's lease (the kind's timeout plus
+        :data:`LEASE_MARGIN_S`, a minute for webhook deliveries) before the work resumes.
+        The requeue counts as the attempt the dead worker used up. Returns how many jobs
+        were requeued.
+        """
+        host = socket.gethostname()
+        async with self.db.read() as session:
+            owners = (
+                (
+                    await session.execute(
+                        select(JobRow.locked_by)
+                        .where(JobRow.state == RUNNING, JobRow.locked_by.like(f"{host}:%"))
+                        .distinct()
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        dead = [owner for owner in owners if owner and _local_process_gone(owner, host)]
+        if not dead:
+            return 0
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(JobRow)
+                .where(JobRow.state == RUNNING, JobRow.locked_by.in_(dead))
+                .values(state=QUEUED, locked_by=None, locked_until=None, run_at=now, updated_at=now)
+            )
+        count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        if count:
+            log.warning("job worker %s: requeued %d job(s) of dead worker(s) %s", self.worker_id, count, dead)
+        return count
+
     async def run_forever(self, poll_interval_s: float = 0.5) -> None:
-        """Poll until cancelled. Errors (database down) are logged and retried."""
+        """Poll until cancelled. Errors (database down) are logged and retried. Jobs left
+        running by dead processes of this host are requeued first (:meth:`reclaim_orphans`),
+        and the queue-depth gauge is refreshed every few seconds."""
+        try:
+            await self.reclaim_orphans()
+        except Exception:
+            log.exception("job worker %s: could not reclaim orphaned jobs", self.worker_id)
         while True:
+            try:
+                await self.depth.maybe_refresh()
+            except Exception:
+                log.warning("job worker %s: queue depth refresh failed", self.worker_id, exc_info=True)
             try:
                 ran = await self.run_once()
             except Exception:
@@ -169,3 +220,20 @@ class Worker:
                 ran = 0
             if ran == 0:
                 await asyncio.sleep(poll_interval_s)
+
+
+def _local_process_gone(owner: str, host: str) -> bool:
+    """True when ``owner`` (``host:pid:suffix``) names a process of ``host`` that no longer runs."""
+    parts = owner[len(host) + 1 :].split(":")
+    if len(parts) != 2 or not parts[0].isdigit():
+        return False
+    pid = int(parts[0])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # exists, owned by another user
+    return False

@@ -25,6 +25,7 @@ from rcommerce.api.pipeline import Handler, Pipeline
 from rcommerce.api.rest.app import RestBridge
 from rcommerce.api.servicers.admin import ApiKeyServicer, MetaServicer
 from rcommerce.api.servicers.catalog import CatalogServicer
+from rcommerce.api.servicers.events import EventServicer
 from rcommerce.cache.base import Cache
 from rcommerce.cache.factory import create_cache
 from rcommerce.clock import Clock, SystemClock
@@ -34,8 +35,9 @@ from rcommerce.db.migrate import ensure_current
 from rcommerce.domain.admin.keys import ApiKeys, looks_like_api_key
 from rcommerce.domain.admin.models import StoreSetting
 from rcommerce.domain.catalog.service import CatalogService
+from rcommerce.events.stream import EventStream
 from rcommerce.events.wiring import EventServices, build_event_services
-from rcommerce.gen.v1 import admin_pb2_grpc, catalog_pb2_grpc
+from rcommerce.gen.v1 import admin_pb2_grpc, catalog_pb2_grpc, events_pb2_grpc
 from rcommerce.pagination import PageTokens
 from rcommerce.plugins.manager import PluginHost, ProviderRegistry
 
@@ -151,6 +153,7 @@ class App:
             ("rcommerce.v1.MetaService", MetaServicer(), admin_pb2_grpc.add_MetaServiceServicer_to_server),
             ("rcommerce.v1.CatalogService", CatalogServicer(svc.catalog), catalog_pb2_grpc.add_CatalogServiceServicer_to_server),
             *self.events.servicers(),
+            ("rcommerce.v1.EventService", EventServicer(EventStream(self.db)), events_pb2_grpc.add_EventServiceServicer_to_server),
         ]
 
     async def start(self, grpc_socket_port: int | None = None, http_sock: socket.socket | None = None) -> None:

@@ -7,7 +7,7 @@ both transports: the gRPC interceptor and the REST bridge pass a ``Call`` instea
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -34,3 +34,12 @@ class Call:
     #: Extra response headers (REST) / trailing metadata (gRPC) set by the pipeline or
     #: a servicer, for example rate-limit headers.
     response_headers: dict[str, str] = field(default_factory=dict)
+    #: Set by a transport that wants to know when a server-streaming handler has
+    #: validated its request and started (the REST bridge then commits to a 200
+    #: text/event-stream answer; earlier failures still get the JSON error body).
+    on_stream_open: Callable[[], None] | None = None
+
+    def stream_open(self) -> None:
+        """Called by a streaming servicer once its request was accepted."""
+        if self.on_stream_open is not None:
+            self.on_stream_open()

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import delete, exists, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rcommerce.clock import Clock
@@ -41,6 +43,7 @@ from rcommerce.events.outbox import OutboxEvent
 from rcommerce.events.webhooks import DELIVER_KIND, endpoint_matches
 from rcommerce.ids import new_id
 from rcommerce.jobs.queue import Job, JobQueue
+from rcommerce.jobs.worker import local_process_gone
 from rcommerce.plugins.providers import Event
 
 __all__ = ["PLUGIN_HOOK_KIND", "Dispatcher", "PluginEmit"]
@@ -75,7 +78,9 @@ class Dispatcher:
         self.db, self.clock, self.queue = db, clock, queue
         self.plugin_emit = plugin_emit
         self.consumer = consumer
-        self.owner = owner or new_id("dsp", clock.now())
+        # host:pid:suffix like job workers, so a restarted process can tell that the
+        # lease holder died (SIGKILL) and take over at once instead of after lease_s.
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{new_id('dsp', clock.now())[-6:]}"
         self.batch_size = batch_size
         self.gap_grace = timedelta(seconds=gap_grace_s)
         self.lease = timedelta(seconds=lease_s)
@@ -112,12 +117,16 @@ class Dispatcher:
                         )
                 except IntegrityError:
                     pass  # another process created it first
+            holder = await session.scalar(select(EventConsumer.lease_owner).where(EventConsumer.name == self.consumer))
+            host = socket.gethostname()
+            holder_dead = bool(holder) and str(holder).startswith(f"{host}:") and local_process_gone(str(holder), host)
             result = await session.execute(
                 update(EventConsumer)
                 .where(
                     EventConsumer.name == self.consumer,
                     or_(
                         EventConsumer.lease_owner == self.owner,
+                        EventConsumer.lease_owner == holder if holder_dead else false(),
                         EventConsumer.lease_until.is_(None),
                         EventConsumer.lease_until < now,
                     ),

@@ -185,7 +185,7 @@ class Worker:
                 .scalars()
                 .all()
             )
-        dead = [owner for owner in owners if owner and _local_process_gone(owner, host)]
+        dead = [owner for owner in owners if owner and local_process_gone(owner, host)]
         if not dead:
             return 0
         now = self.clock.now()
@@ -222,7 +222,7 @@ class Worker:
                 await asyncio.sleep(poll_interval_s)
 
 
-def _local_process_gone(owner: str, host: str) -> bool:
+def local_process_gone(owner: str, host: str) -> bool:
     """True when ``owner`` (``host:pid:suffix``) names a process of ``host`` that no longer runs."""
     parts = owner[len(host) + 1 :].split(":")
     if len(parts) != 2 or not parts[0].isdigit():

@@ -219,3 +219,29 @@ async def _seq(db: Database, event_id: str) -> int:
 
     async with db.read() as session:
         return int(await session.scalar(select(OutboxEvent.seq).where(OutboxEvent.id == event_id)) or 0)
+
+
+async def test_a_lease_held_by_a_dead_local_process_is_taken_over_at_once(db: Database) -> None:
+    import socket
+
+    clock, event_type, consumer = _setup()
+    plugins = Plugins(event_type)
+    first = Dispatcher(db, clock, JobQueue(clock), plugins.emit, consumer=consumer)
+    await _record(db, clock, event_type, 1)
+    await _drain(first)
+    # A process that held the lease was SIGKILLed: its pid no longer exists, its lease has
+    # most of its two minutes left.
+    dead_owner = f"{socket.gethostname()}:999999999:abcdef"
+    async with db.transaction() as session:
+        await session.execute(
+            update(EventConsumer).where(EventConsumer.name == consumer).values(lease_owner=dead_owner, lease_until=clock.now().replace(year=clock.now().year + 1))
+        )
+    ids = await _record(db, clock, event_type, 2)
+    restarted = Dispatcher(db, clock, JobQueue(clock), plugins.emit, consumer=consumer)
+    assert await _drain(restarted) == 2
+    assert plugins.seen[-2:] == ids
+    live_owner = "another-host:1:abcdef"
+    async with db.transaction() as session:
+        await session.execute(update(EventConsumer).where(EventConsumer.name == consumer).values(lease_owner=live_owner, lease_until=clock.now().replace(year=clock.now().year + 1)))
+    await _record(db, clock, event_type, 1)
+    assert await restarted.run_once() == 0  # a lease of another host is respected until it expires

@@ -5,22 +5,31 @@ from the descriptors, transcodes the request, runs the shared pipeline and calls
 servicer method in process. Responses of GET routes are rendered to JSON once per
 distinct message (an LRU keyed by the serialized bytes), so hot cached reads skip the
 pure-Python JSON mapping.
+
+Server-streaming RPCs (DECISIONS 24) answer ``text/event-stream``: one Server-Sent Event
+per message (``id:`` its cursor, ``event:`` its type, ``data:`` its proto3 JSON), a
+``: keep-alive`` comment when nothing was sent for ``sse_keepalive_s``, and the stream
+ends when the client disconnects. Failures before the stream opened get the normal JSON
+error answer; later ones end the stream with an ``event: error`` carrying the same JSON.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.rpc import status_pb2
 
+from rcommerce.api.call import Call
 from rcommerce.api.methods import MethodInfo
-from rcommerce.api.pipeline import Handler, Pipeline
+from rcommerce.api.pipeline import Handler, Pipeline, StreamHandler
 from rcommerce.api.rest.routes import RouteTable
 from rcommerce.api.rest.transcode import build_request
 from rcommerce.api.status import ApiError, from_domain_error
@@ -43,6 +52,24 @@ Endpoint = Callable[[], Awaitable[tuple[int, bytes, str]]]
 
 _SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"strict-origin-when-cross-origin")]
 _JSON = "application/json"
+_SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+async def _next(iterator: AsyncIterator[Message]) -> Message:
+    return await iterator.__anext__()
+
+
+@dataclass(slots=True)
+class _OpenStream:
+    """A server stream whose handler accepted the request: the iterator and the task
+    fetching its first message."""
+
+    iterator: AsyncIterator[Message]
+    first: asyncio.Task[Message]
 
 
 class _RenderCache:
@@ -91,6 +118,7 @@ class RestBridge:
         emit_unpopulated: bool = True,
         extra_endpoints: Mapping[str, Endpoint] | None = None,
         cors_origins: list[str] | None = None,
+        sse_keepalive_s: float = 15.0,
     ) -> None:
         self.routes = RouteTable({k: m for k, m in methods.items() if k in handlers})
         self._pipeline = pipeline
@@ -100,6 +128,7 @@ class RestBridge:
         self._extra = dict(extra_endpoints or {})
         self._cors = set(cors_origins or [])
         self._render_cache = _RenderCache()
+        self.sse_keepalive_s = sse_keepalive_s
         self.draining = False
 
     # -- ASGI --------------------------------------------------------------------------
@@ -124,7 +153,11 @@ class RestBridge:
             await self._respond(send, status, body, extra_headers, content_type=content_type)
             return
         try:
-            status, body = await self._dispatch(scope, receive, headers, verb, path, request_id, extra_headers)
+            result = await self._dispatch(scope, receive, headers, verb, path, request_id, extra_headers)
+            if isinstance(result, _OpenStream):
+                await self._stream(send, receive, result, extra_headers)
+                return
+            status, body = result
         except ApiError as error:
             extra_headers += [(k.encode(), v.encode()) for k, v in error.headers.items()]
             status, body = error.http_status, error_body(error)
@@ -176,7 +209,7 @@ class RestBridge:
     async def _dispatch(
         self, scope: Scope, receive: Receive, headers: dict[str, str], verb: str, path: str, request_id: str,
         extra_headers: list[tuple[bytes, bytes]],
-    ) -> tuple[int, bytes]:
+    ) -> tuple[int, bytes] | _OpenStream:
         matched = self.routes.match("GET" if verb == "HEAD" else verb, path)
         if matched is None:
             allowed = self.routes.allowed_verbs(path)
@@ -198,11 +231,94 @@ class RestBridge:
             request = build_request(route, path_values, scope.get("query_string", b""), body)
         except DomainError as exc:
             raise from_domain_error(exc, request_id) from exc
+        if method.server_streaming:
+            return await self._open_stream(method, cast(StreamHandler, handler), request, headers, peer, request_id)
         response, call = await self._pipeline.unary(
             method, request, handler, transport="rest", headers=headers, peer=peer, request_id=request_id
         )
         extra_headers += [(k.encode(), v.encode()) for k, v in call.response_headers.items()]
         return 200, self._render(response, cache=route.verb == "GET")
+
+    # -- Server-Sent Events -------------------------------------------------------------
+    async def _open_stream(
+        self, method: MethodInfo, handler: StreamHandler, request: Message, headers: dict[str, str], peer: str, request_id: str
+    ) -> _OpenStream:
+        """Start the stream and wait until its handler accepted the request (it calls
+        ``call.stream_open()``), sent a first message or failed. A failure here raises,
+        so the client gets the JSON error answer."""
+        last_event_id = headers.get("last-event-id", "").strip()
+        if last_event_id and "cursor" in request.DESCRIPTOR.fields_by_name and not request.cursor:
+            request.cursor = last_event_id  # the SSE reconnect convention
+        opened = asyncio.Event()
+
+        async def accepted(req: Any, call: Call) -> AsyncIterator[Message]:
+            call.on_stream_open = opened.set
+            async for item in handler(req, call):
+                yield item
+
+        iterator = self._pipeline.stream(method, request, accepted, transport="rest", headers=headers, peer=peer, request_id=request_id)
+        first = asyncio.create_task(_next(iterator))
+        waiter = asyncio.create_task(opened.wait())
+        try:
+            await asyncio.wait({first, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            first.cancel()
+            raise
+        finally:
+            waiter.cancel()
+        if first.done() and not isinstance(first.exception(), StopAsyncIteration | None):
+            raise cast(BaseException, first.exception())
+        return _OpenStream(iterator, first)
+
+    async def _stream(self, send: Send, receive: Receive, stream: _OpenStream, headers: list[tuple[bytes, bytes]]) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [*headers, *_SECURITY_HEADERS, *_SSE_HEADERS]})
+        disconnect = asyncio.create_task(self._disconnected(receive))
+        pending = stream.first
+        gone = False
+        try:
+            while True:
+                done, _ = await asyncio.wait({pending, disconnect}, timeout=self.sse_keepalive_s, return_when=asyncio.FIRST_COMPLETED)
+                if disconnect in done:
+                    gone = True
+                    break
+                if not done:
+                    await send({"type": "http.response.body", "body": b": keep-alive\n\n", "more_body": True})
+                    continue
+                try:
+                    item = pending.result()
+                except StopAsyncIteration:
+                    break
+                except ApiError as error:
+                    chunk = b"event: error\ndata: " + error_body(error) + b"\n\n"
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    break
+                await send({"type": "http.response.body", "body": self._sse_event(item), "more_body": True})
+                pending = asyncio.create_task(_next(stream.iterator))
+        finally:
+            # Stop the handler (a CancelledError inside it ends it) and wait for it, so
+            # nothing outlives the request; our own cancellation still propagates.
+            pending.cancel()
+            disconnect.cancel()
+            await asyncio.wait({pending, disconnect})
+            aclose = getattr(stream.iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if not gone:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    @staticmethod
+    async def _disconnected(receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    def _sse_event(self, message: Message) -> bytes:
+        fields = message.DESCRIPTOR.fields_by_name
+        head = b""
+        if "cursor" in fields:
+            head += f"id: {message.cursor}\n".encode()
+        if "type" in fields:
+            head += f"event: {message.type}\n".encode()
+        return head + b"data: " + self._to_json(message) + b"\n\n"
 
     def _render(self, message: Message, *, cache: bool) -> bytes:
         if not cache:

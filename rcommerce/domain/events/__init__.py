@@ -1,0 +1,3 @@
+"""The event stream's error catalogue (EventService, events.proto). The code lives in
+``rcommerce.events.stream``; the reasons live here so the OpenAPI generator (which reads
+``rcommerce.domain.<proto stem>.errors``) documents them on events.proto's routes only."""

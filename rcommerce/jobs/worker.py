@@ -118,8 +118,11 @@ class Worker:
         """Enqueue due schedules, claim one batch, run it. Returns how many jobs ran."""
         await self.enqueue_schedules()
         jobs = await self.claim()
-        for job in jobs:
-            await self.run_job(job)
+        # The batch runs concurrently: each job is its own units of work, and a slow
+        # receiver must neither hold up the rest nor let their leases run out unstarted.
+        async with asyncio.TaskGroup() as group:
+            for job in jobs:
+                group.create_task(self.run_job(job))
         return len(jobs)
 
     async def run_job(self, job: Job) -> None:

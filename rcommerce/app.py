@@ -12,11 +12,13 @@ import secrets
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from rcommerce import __version__
 from rcommerce.api.grpc_server import build_grpc_server, set_serving
@@ -26,6 +28,7 @@ from rcommerce.api.rest.app import RestBridge
 from rcommerce.api.servicers.admin import ApiKeyServicer, MetaServicer
 from rcommerce.api.servicers.catalog import CatalogServicer
 from rcommerce.api.servicers.events import EventServicer
+from rcommerce.api.servicers.notifications import NotificationServicer
 from rcommerce.cache.base import Cache
 from rcommerce.cache.factory import create_cache
 from rcommerce.clock import Clock, SystemClock
@@ -37,9 +40,12 @@ from rcommerce.domain.admin.models import StoreSetting
 from rcommerce.domain.catalog.service import CatalogService
 from rcommerce.events.stream import EventStream
 from rcommerce.events.wiring import EventServices, build_event_services
-from rcommerce.gen.v1 import admin_pb2_grpc, catalog_pb2_grpc, events_pb2_grpc
+from rcommerce.gen.v1 import admin_pb2_grpc, catalog_pb2_grpc, events_pb2_grpc, notifications_pb2_grpc
+from rcommerce.notifications.service import NotificationService
+from rcommerce.notifications.templates import Templates
 from rcommerce.pagination import PageTokens
 from rcommerce.plugins.manager import PluginHost, ProviderRegistry
+from rcommerce.plugins.providers import Event
 
 log = logging.getLogger("rcommerce")
 
@@ -114,6 +120,7 @@ class App:
     providers: ProviderRegistry = field(init=False)
     services: Services = field(init=False)
     events: EventServices = field(init=False)
+    notifications: NotificationService = field(init=False)
     methods: dict[str, MethodInfo] = field(init=False)
     bridge: RestBridge = field(init=False)
     grpc_port: int = 0
@@ -137,11 +144,25 @@ class App:
         keys = ApiKeys(self.db, self.cache, self.clock, s.cache.auth_ttl_s)
         catalog = CatalogService(self.db, self.cache, self.clock, tokens, cache_ttl_s=s.cache.catalog_ttl_s)
         self.services = Services(keys, catalog, tokens)
+
+        async def notify(session: AsyncSession, event: Event) -> object:
+            # Late-bound: the notification service needs the queue built just below.
+            return await self.notifications.on_event(session, event)
+
         self.events = build_event_services(
             self.db, self.clock, self.plugins.emit_event, tokens,
             allow_private_targets=s.webhooks.allow_private_targets, webhook_timeout_s=s.webhooks.timeout_s,
-            disable_after_failures=s.webhooks.disable_after_failures,
+            disable_after_failures=s.webhooks.disable_after_failures, event_consumers=[notify],
         )
+        n = s.notifications
+        templates = Templates(
+            Path(n.template_dir) if n.template_dir else None,
+            globals={"company_name": n.company_name, "support_email": n.support_email},
+        )
+        self.notifications = NotificationService(
+            self.db, self.clock, self.events.queue, templates, channels=self.providers.notification_channels
+        )
+        self.notifications.register_jobs()
         self.methods = method_table()
         self.pipeline = Pipeline([_ApiKeyVerifier(keys)], self.clock, access_log=s.logging.access_log)
 
@@ -154,6 +175,7 @@ class App:
             ("rcommerce.v1.CatalogService", CatalogServicer(svc.catalog), catalog_pb2_grpc.add_CatalogServiceServicer_to_server),
             *self.events.servicers(),
             ("rcommerce.v1.EventService", EventServicer(EventStream(self.db)), events_pb2_grpc.add_EventServiceServicer_to_server),
+            ("rcommerce.v1.NotificationService", NotificationServicer(self.notifications, svc.page_tokens), notifications_pb2_grpc.add_NotificationServiceServicer_to_server),
         ]
 
     async def start(self, grpc_socket_port: int | None = None, http_sock: socket.socket | None = None) -> None:

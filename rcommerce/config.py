@@ -113,6 +113,18 @@ class WebhooksSettings(_Section):
     disable_after_failures: int = Field(5, ge=1)
 
 
+class NotificationsSettings(_Section):
+    """``[notifications]``: notification templates."""
+
+    #: Directory of template files overriding the built-ins (``<name>.subject.j2``,
+    #: ``<name>.txt.j2``, ``<name>.html.j2``); empty uses the built-ins only.
+    template_dir: str = ""
+    #: Available to every template as ``company_name``.
+    company_name: str = "rcommerce store"
+    #: Available to every template as ``support_email``.
+    support_email: str = "support@example.com"
+
+
 class LoggingSettings(_Section):
     """``[logging]``."""
 
@@ -154,6 +166,7 @@ class Settings(BaseModel):
     security: SecuritySettings = SecuritySettings()
     logging: LoggingSettings = LoggingSettings()
     webhooks: WebhooksSettings = WebhooksSettings()
+    notifications: NotificationsSettings = NotificationsSettings()
     plugins: PluginsSettings = PluginsSettings()
 
     #: The file the settings came from, if any (not a setting).

@@ -35,6 +35,7 @@ from typing import Any
 
 from sqlalchemy import delete, exists, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from rcommerce.clock import Clock
 from rcommerce.db.database import Database
@@ -46,12 +47,16 @@ from rcommerce.jobs.queue import Job, JobQueue
 from rcommerce.jobs.worker import local_process_gone
 from rcommerce.plugins.providers import Event
 
-__all__ = ["PLUGIN_HOOK_KIND", "Dispatcher", "PluginEmit"]
+__all__ = ["PLUGIN_HOOK_KIND", "Dispatcher", "InTransactionConsumer", "PluginEmit"]
 
 log = logging.getLogger(__name__)
 
 #: Delivers an event to every plugin; returns the failures (``PluginHost.emit_event``).
 PluginEmit = Callable[[Event], Awaitable[Sequence[Any]]]
+#: Called with each event inside the dispatcher's transaction for it (the notification
+#: rules, for one); it may add rows and jobs but must not commit. Raising rolls the
+#: event back and it is handled again on the next poll.
+InTransactionConsumer = Callable[[AsyncSession, Event], Awaitable[object]]
 PLUGIN_HOOK_KIND = "events.plugin_hook"
 
 
@@ -74,9 +79,11 @@ class Dispatcher:
         batch_size: int = 100,
         gap_grace_s: float = 300.0,
         lease_s: float = 120.0,
+        extra_consumers: Sequence[InTransactionConsumer] = (),
     ) -> None:
         self.db, self.clock, self.queue = db, clock, queue
         self.plugin_emit = plugin_emit
+        self.extra_consumers = tuple(extra_consumers)
         self.consumer = consumer
         # host:pid:suffix like job workers, so a restarted process can tell that the
         # lease holder died (SIGKILL) and take over at once instead of after lease_s.
@@ -262,6 +269,10 @@ class Dispatcher:
                     run_at=now + timedelta(seconds=5),
                     dedupe_key=f"plugin:{event.id}",
                 )
+            if self.extra_consumers:
+                as_event = to_event(event)
+                for consume in self.extra_consumers:
+                    await consume(session, as_event)
             session.add(EventConsumerMark(consumer=self.consumer, seq=event.seq, event_created_at=event.created_at))
         return True
 

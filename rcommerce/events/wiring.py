@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from rcommerce.api.servicers.jobs import JobServicer
 from rcommerce.api.servicers.webhooks import WebhookServicer
 from rcommerce.clock import Clock
 from rcommerce.db.database import Database
-from rcommerce.events.dispatcher import Dispatcher, PluginEmit
+from rcommerce.events.dispatcher import Dispatcher, InTransactionConsumer, PluginEmit
 from rcommerce.events.endpoints import WebhookEndpoints
 from rcommerce.events.targets import Resolver, system_resolver
 from rcommerce.events.webhooks import DELIVER_KIND, MAX_ATTEMPTS, WebhookDeliverer, WebhookSender
@@ -108,12 +108,15 @@ def build_event_services(
     disable_after_failures: int = 5,
     poll_interval_s: float = 0.5,
     resolver: Resolver = system_resolver,
+    event_consumers: Sequence[InTransactionConsumer] = (),
 ) -> EventServices:
     """Wire the job queue, worker, dispatcher, webhook sender and admin services.
 
     :param plugin_emit: ``PluginHost.emit_event`` (or ``None`` for no plugin hooks).
     :param page_tokens: the process's :class:`PageTokens`, shared with other services.
     :param allow_private_targets: ``[webhooks] allow_private_targets``.
+    :param event_consumers: called with each event inside the dispatcher's transaction
+        for it (``NotificationService.on_event``).
     """
     queue = JobQueue(clock)
     sender = WebhookSender(allow_private_targets=allow_private_targets, timeout_s=webhook_timeout_s, resolver=resolver)
@@ -121,7 +124,7 @@ def build_event_services(
     # The deliverer chooses each retry's delay itself (RetryAfter); the job's timeout
     # only needs to cover one HTTP attempt plus its bookkeeping.
     queue.register(DELIVER_KIND, deliverer.run, max_attempts=MAX_ATTEMPTS, timeout_s=webhook_timeout_s + 20)
-    dispatcher = Dispatcher(db, clock, queue, plugin_emit)
+    dispatcher = Dispatcher(db, clock, queue, plugin_emit, extra_consumers=event_consumers)
     dispatcher.register_jobs()
     return EventServices(
         queue=queue,

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
-
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from rcommerce.events.models import WebhookDeliveryRow, WebhookEndpointRow
 from rcommerce.gen.v1 import webhooks_pb2
 from rcommerce.jobs.models import JobRow
+from rcommerce.timestamps import to_timestamp
 
 _DELIVERY_STATUS = {
     "succeeded": webhooks_pb2.WEBHOOK_DELIVERY_STATUS_SUCCEEDED,
@@ -23,14 +21,6 @@ JOB_STATES = {
     "dead": webhooks_pb2.JOB_STATE_DEAD,
     "cancelled": webhooks_pb2.JOB_STATE_CANCELLED,
 }
-
-
-def _ts(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 def endpoint_name(endpoint_id: str) -> str:
@@ -48,8 +38,8 @@ def endpoint_to_proto(row: WebhookEndpointRow) -> webhooks_pb2.WebhookEndpoint:
         disabled=row.disabled,
         disabled_reason=row.disabled_reason,
         consecutive_failures=row.consecutive_failures,
-        create_time=_ts(row.created_at),
-        update_time=_ts(row.updated_at),
+        create_time=to_timestamp(row.created_at),
+        update_time=to_timestamp(row.updated_at),
     )
 
 
@@ -67,8 +57,8 @@ def delivery_to_proto(row: WebhookDeliveryRow) -> webhooks_pb2.WebhookDelivery:
         response_body_excerpt=row.response_body_excerpt,
         error=row.error,
         duration_ms=row.duration_ms,
-        next_attempt_time=_ts(row.next_attempt_at),
-        create_time=_ts(row.created_at),
+        next_attempt_time=to_timestamp(row.next_attempt_at),
+        create_time=to_timestamp(row.created_at),
         test=row.test,
     )
 
@@ -81,9 +71,9 @@ def job_to_proto(row: JobRow) -> webhooks_pb2.Job:
         state=JOB_STATES[row.state],
         attempts=row.attempts,
         max_attempts=row.max_attempts,
-        run_time=_ts(row.run_at),
+        run_time=to_timestamp(row.run_at),
         last_error=row.last_error,
         payload_json=json.dumps(row.payload, separators=(",", ":")),
-        create_time=_ts(row.created_at),
-        update_time=_ts(row.updated_at),
+        create_time=to_timestamp(row.created_at),
+        update_time=to_timestamp(row.updated_at),
     )

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from google.protobuf import empty_pb2, json_format
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from rcommerce.api.call import Call
 from rcommerce.domain.notifications.errors import TEMPLATE_NOT_FOUND, NotificationError
@@ -17,6 +14,7 @@ from rcommerce.notifications.models import NotificationRow, NotificationRuleRow
 from rcommerce.notifications.service import NotificationService
 from rcommerce.notifications.templates import TemplateSource
 from rcommerce.pagination import PageTokens, fingerprint, page_size
+from rcommerce.timestamps import to_timestamp
 
 _STATUS = {
     "queued": pb.NOTIFICATION_STATUS_QUEUED,
@@ -29,14 +27,6 @@ _TEMPLATES = "notificationTemplates"
 _UPDATABLE = frozenset({"subject", "text", "html", "variables"})
 #: Identity and output-only fields a REST body may carry; never updated.
 _IGNORED = frozenset({"name", "id", "origin"})
-
-
-def _ts(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 def _template_id(value: str, field: str = "name") -> str:
@@ -60,7 +50,7 @@ def template_to_proto(source: TemplateSource) -> pb.NotificationTemplate:
 def rule_to_proto(row: NotificationRuleRow) -> pb.NotificationRule:
     return pb.NotificationRule(
         name=f"notificationRules/{row.id}", id=row.id, event_type=row.event_type, template=row.template,
-        channel=row.channel, recipient=row.recipient, create_time=_ts(row.created_at),
+        channel=row.channel, recipient=row.recipient, create_time=to_timestamp(row.created_at),
     )  # fmt: skip
 
 
@@ -70,8 +60,8 @@ def notification_to_proto(row: NotificationRow) -> pb.Notification:
         template=row.template, subject=row.subject, text=row.body, html=row.html_body,
         status=_STATUS.get(row.status, pb.NOTIFICATION_STATUS_UNSPECIFIED), attempts=row.attempts,
         last_error=row.last_error, message_id=row.message_id, event_id=row.event_id,
-        rule=f"notificationRules/{row.rule_id}" if row.rule_id else "", create_time=_ts(row.created_at),
-        update_time=_ts(row.updated_at), send_time=_ts(row.sent_at),
+        rule=f"notificationRules/{row.rule_id}" if row.rule_id else "", create_time=to_timestamp(row.created_at),
+        update_time=to_timestamp(row.updated_at), send_time=to_timestamp(row.sent_at),
     )  # fmt: skip
 
 

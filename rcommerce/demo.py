@@ -25,9 +25,9 @@ def demo_products(count: int, variants: int) -> list[catalog_pb2.Product]:
     """``count`` active products with up to ``variants`` size/colour variants each,
     priced in USD and EUR. Deterministic, so seeding twice finds the same slugs."""
     products = []
-    names = itertools.product(_ADJECTIVES, _NOUNS, range(1, 1000))
+    names = itertools.product(range(1, 1000), _ADJECTIVES, _NOUNS)
     for i in range(count):
-        adjective, noun, n = next(names)
+        n, adjective, noun = next(names)
         title = f"{adjective} {noun}" + (f" {n}" if n > 1 else "")
         combos = list(itertools.product(_SIZES, _COLORS))[:variants]
         sizes = sorted({s for s, _ in combos}, key=_SIZES.index)

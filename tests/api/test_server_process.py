@@ -151,3 +151,14 @@ def test_worker_runs_without_listeners_and_stops_on_sigterm(tmp_path: Path) -> N
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err.decode()
     assert b"worker stopped" in err
+
+
+def test_seed_loads_the_demo_catalog_once(tmp_path: Path) -> None:
+    def seed() -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "rcommerce.cli", "seed", "--products", "6"], env=_env(tmp_path), cwd=tmp_path,
+            capture_output=True, text=True, check=True,
+        ).stdout
+
+    assert "6 products created, 0 already present" in seed()
+    assert "0 products created, 6 already present" in seed()

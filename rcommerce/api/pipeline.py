@@ -64,11 +64,10 @@ class Pipeline:
         self._access_log = access_log
 
     # -- pieces ---------------------------------------------------------------------
-    @staticmethod
-    def request_id(headers: Mapping[str, str]) -> str:
+    def request_id(self, headers: Mapping[str, str]) -> str:
         """The caller's X-Request-Id when well formed, else a new one."""
         given = headers.get("x-request-id", "")
-        return given if _REQUEST_ID.match(given) else new_id("req", SystemClock().now())
+        return given if _REQUEST_ID.match(given) else new_id("req", self._clock.now())
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:
         token = ""

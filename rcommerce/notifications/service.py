@@ -285,9 +285,7 @@ class NotificationService:
         async with self.db.read() as session:
             row = await session.get(NotificationRow, notification_id)
         if row is None:
-            raise NotificationError(
-                NOTIFICATION_NOT_FOUND, f"Notification {notification_id} does not exist.", notification=notification_id
-            )
+            raise _not_found(notification_id)
         return row
 
     async def list_notifications(
@@ -310,11 +308,7 @@ class NotificationService:
         async with self.db.transaction() as session:
             row = await session.get(NotificationRow, notification_id)
             if row is None:
-                raise NotificationError(
-                    NOTIFICATION_NOT_FOUND,
-                    f"Notification {notification_id} does not exist.",
-                    notification=notification_id,
-                )
+                raise _not_found(notification_id)
             if row.status not in (FAILED, CANCELLED) or not row.recipient:
                 raise NotificationError(
                     NOTIFICATION_ALREADY_SENT, f"Notification {notification_id} is {row.status}.",
@@ -328,11 +322,7 @@ class NotificationService:
         async with self.db.transaction() as session:
             row = await session.get(NotificationRow, notification_id)
             if row is None:
-                raise NotificationError(
-                    NOTIFICATION_NOT_FOUND,
-                    f"Notification {notification_id} does not exist.",
-                    notification=notification_id,
-                )
+                raise _not_found(notification_id)
             if row.status != QUEUED:
                 raise NotificationError(
                     CANNOT_CANCEL_SENT, f"Notification {notification_id} is {row.status}.",
@@ -340,3 +330,9 @@ class NotificationService:
                 )  # fmt: skip
             row.status, row.updated_at = CANCELLED, self.clock.now()
         return row
+
+
+def _not_found(notification_id: str) -> NotificationError:
+    return NotificationError(
+        NOTIFICATION_NOT_FOUND, f"Notification {notification_id} does not exist.", notification=notification_id
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -22,8 +23,17 @@ from rcommerce.jobs.models import JobRow
 from rcommerce.notifications.service import SEND_KIND, NotificationService
 from rcommerce.notifications.templates import Templates
 from rcommerce.plugins.providers import Event, NotificationMessage, SendResult
+from tests.backends._events_db import isolated_database
 
 pytestmark = pytest.mark.backends
+
+
+@pytest.fixture(scope="module")
+async def db(database_name: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
+    """This module's own database: the live server of tests/api runs a job worker on the
+    shared ``db`` and would claim these tests' send jobs (see tests/backends/_events_db.py)."""
+    async with isolated_database(database_name, tmp_path_factory) as database:
+        yield database
 
 
 class FakeChannel:

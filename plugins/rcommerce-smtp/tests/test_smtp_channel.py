@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 from rcommerce_smtp import SMTPChannel, SMTPDeliveryError, SMTPSettings, channel_from_settings
@@ -152,3 +155,103 @@ def test_settings() -> None:
     with pytest.raises(ValueError, match="either ssl"):
         SMTPSettings.model_validate({"ssl": True, "starttls": True})
     assert SMTPSettings.model_validate({"ssl": True, "starttls": False, "port": 465}).ssl
+
+
+# -- TLS against real certificates (a throwaway CA made by trustme) -------------------------
+
+
+class TLSInbox(Inbox):
+    """Records whether each message arrived over TLS."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encrypted: list[bool] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
+        self.encrypted.append(server.transport.get_extra_info("ssl_object") is not None)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def _server_context(ca: trustme.CA, *names: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*names).configure_cert(context)
+    return context
+
+
+@pytest.fixture
+def starttls_server(ca: trustme.CA) -> Iterator[tuple[TLSInbox, int]]:
+    """Offers STARTTLS with a certificate for 127.0.0.1, requires it, and requires AUTH over it."""
+    inbox, port = TLSInbox(), _free_port()
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, tls_context=_server_context(ca, "127.0.0.1"), require_starttls=True,
+        authenticator=_authenticator, auth_required=True,
+    )  # fmt: skip
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+async def test_starttls_with_a_trusted_certificate_and_auth(
+    starttls_server: tuple[TLSInbox, int], ca: trustme.CA, tmp_path: Path
+) -> None:
+    inbox, port = starttls_server
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    settings = {"host": "127.0.0.1", "port": port, "username": "mailer", "password": "s3cret", "starttls": True,
+                "from": "shop@example.test", "ca_file": str(ca_file), "timeout": 5}  # fmt: skip
+    channel = channel_from_settings(SMTPSettings.model_validate(settings))
+    result = await channel.send(_message())
+    assert result.accepted, result.error
+    assert inbox.encrypted == [True]
+    assert _parse(inbox.envelopes[0])["Subject"] == "Order Confirmed: R-7"
+
+
+async def test_starttls_refuses_an_untrusted_certificate(starttls_server: tuple[TLSInbox, int]) -> None:
+    inbox, port = starttls_server
+    channel = SMTPChannel(host="127.0.0.1", port=port, sender="shop@example.test", username="mailer",
+                          password="s3cret", starttls=True, timeout=5)  # fmt: skip
+    with pytest.raises(SMTPDeliveryError):  # system trust store: the test CA is unknown
+        await channel.send(_message())
+    assert inbox.envelopes == []
+
+
+async def test_starttls_refuses_a_certificate_for_another_host(ca: trustme.CA) -> None:
+    inbox, port = TLSInbox(), _free_port()
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, tls_context=_server_context(ca, "mail.example.test"),
+        require_starttls=True,
+    )  # fmt: skip
+    controller.start()
+    try:
+        client_context = ssl.create_default_context()
+        ca.configure_trust(client_context)
+        channel = SMTPChannel(host="127.0.0.1", port=port, sender="shop@example.test", starttls=True, timeout=5,
+                              tls_context=client_context)  # fmt: skip
+        with pytest.raises(SMTPDeliveryError):
+            await channel.send(_message())
+        assert inbox.envelopes == []
+    finally:
+        controller.stop()
+
+
+async def test_implicit_tls(ca: trustme.CA) -> None:
+    inbox, port = TLSInbox(), _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=_server_context(ca, "127.0.0.1"))
+    controller.start()
+    try:
+        client_context = ssl.create_default_context()
+        ca.configure_trust(client_context)
+        channel = SMTPChannel(host="127.0.0.1", port=port, sender="shop@example.test", ssl=True, starttls=False,
+                              timeout=5, tls_context=client_context)  # fmt: skip
+        result = await channel.send(_message())
+        assert result.accepted, result.error
+        assert inbox.encrypted == [True]
+    finally:
+        controller.stop()

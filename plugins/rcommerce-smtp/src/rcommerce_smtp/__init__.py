@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ssl
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from rcommerce import hookimpl
@@ -30,6 +32,9 @@ class SMTPSettings(BaseModel):
     #: Implicit TLS (port 465); excludes ``starttls``.
     ssl: bool = False
     sender: str = Field("rcommerce@localhost", alias="from", min_length=3)
+    #: PEM bundle of the CA that signed the server's certificate, for servers behind a
+    #: private CA. Empty: the system trust store. Verification is never switched off.
+    ca_file: str = ""
     timeout: float = Field(30.0, gt=0, le=300)
 
     @model_validator(mode="after")
@@ -47,10 +52,11 @@ def _settings(config: PluginConfig) -> SMTPSettings:
 
 
 def channel_from_settings(settings: SMTPSettings) -> SMTPChannel:
+    tls_context = ssl.create_default_context(cafile=settings.ca_file) if settings.ca_file else None
     return SMTPChannel(
         host=settings.host, port=settings.port, username=settings.username,
         password=settings.password.get_secret_value(), starttls=settings.starttls, ssl=settings.ssl,
-        sender=settings.sender, timeout=settings.timeout,
+        sender=settings.sender, timeout=settings.timeout, tls_context=tls_context,
     )  # fmt: skip
 
 

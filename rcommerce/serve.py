@@ -47,12 +47,14 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await app.build()
+    await app.event_signal.start()  # events recorded by jobs wake the servers' watchers
     await app.events.start()
     log.info("rcommerce worker running (dispatcher and jobs)")
     try:
         await stop.wait()
     finally:
         await app.events.stop()
+        await app.event_signal.stop()
         await app.cache.close()
         await app.db.dispose()
         log.info("rcommerce worker stopped")

@@ -10,7 +10,7 @@ transaction tries to upgrade.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,9 @@ from rcommerce.config import DatabaseSettings
 log = logging.getLogger(__name__)
 
 _BEGIN_MODE = "rcommerce_sqlite_begin"
+
+#: ``session.info`` key set by ``record_event``: the transaction appended to the outbox.
+OUTBOX_WRITTEN = "rcommerce.outbox_written"
 
 
 class DatabaseBehind(Exception):
@@ -63,6 +66,8 @@ class Database:
         if self.dialect == "sqlite":
             self._configure_sqlite()
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        #: Called after a transaction that appended events committed (wakes event watchers).
+        self.on_outbox_commit: Callable[[], None] | None = None
 
     def _configure_sqlite(self) -> None:
         sync_engine = self.engine.sync_engine
@@ -94,6 +99,8 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+            if session.info.pop(OUTBOX_WRITTEN, False) and self.on_outbox_commit is not None:
+                self.on_outbox_commit()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

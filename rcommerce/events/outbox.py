@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rcommerce.db.base import BIGSERIAL, Base
+from rcommerce.db.database import OUTBOX_WRITTEN
 from rcommerce.ids import new_id
 
 
@@ -51,4 +52,5 @@ def record_event(
     payload = {"object": json_format.MessageToDict(obj), **extra}
     event = OutboxEvent(id=new_id("evt", at), type=type_, subject=subject, data=payload, created_at=at)
     session.add(event)
+    session.info[OUTBOX_WRITTEN] = True
     return event

@@ -7,10 +7,11 @@ A cursor is the opaque position of an event: base64url of ``"seq:<N>"``; reading
 (``product`` of ``product.created``) maps to a scope (``products:read``) through
 :data:`RESOURCE_SCOPES`; types of unlisted resources need the global ``read`` scope.
 
-Waiting for new events polls the outbox every ``poll_interval_s``. Polling the shared
-database already works across processes (any process's commit is seen by every
-watcher); pushing a wake-up over Redis pub/sub (DECISIONS 24) to cut the latency and the
-idle queries is a later step, and only replaces the sleep in :meth:`EventStream.watch`.
+Waiting for new events waits on an :class:`~rcommerce.events.wakeup.EventSignal`: a
+commit that appended events wakes the watchers at once, in this process (local signal)
+or in every process sharing the Redis of ``[cache] url`` (pub/sub, DECISIONS 24). The
+outbox stays the source of truth: watchers also re-read every ``poll_interval_s``, so a
+lost wake-up (Redis down, a process without Redis) costs latency, never an event.
 
 Known limit: on databases where concurrent transactions can commit sequence numbers out
 of order (PostgreSQL, MySQL), an event whose lower ``seq`` commits after a higher one was
@@ -20,7 +21,6 @@ case with consumer marks; the stream does not yet (SQLite serialises writers).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import re
@@ -36,6 +36,7 @@ from rcommerce.db.database import Database
 from rcommerce.domain.events.errors import INVALID_CURSOR
 from rcommerce.errors import FieldViolation, RequestError, invalid
 from rcommerce.events.outbox import OutboxEvent
+from rcommerce.events.wakeup import EventSignal, LocalSignal
 from rcommerce.gen.v1 import events_pb2
 
 #: Event resource ("product" of "product.created") -> the scope resource whose read
@@ -153,10 +154,12 @@ class EventStream:
         *,
         poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        signal: EventSignal | None = None,
     ) -> None:
         self._db = db
         self.poll_interval_s = poll_interval_s
         self._batch = batch_size
+        self._signal = signal or LocalSignal()
 
     async def read_batch(
         self, after_seq: int, selection: EventFilter, limit: int
@@ -201,5 +204,4 @@ class EventStream:
                 if max_events and sent >= max_events:
                     return
             if not more:
-                # Later step (DECISIONS 24): wait on a Redis pub/sub wake-up instead.
-                await asyncio.sleep(self.poll_interval_s)
+                await self._signal.wait(self.poll_interval_s)

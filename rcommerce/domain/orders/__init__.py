@@ -1,0 +1,1 @@
+"""Orders: placement from carts, the status machines, payments, fulfilment, returns and edits."""

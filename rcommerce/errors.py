@@ -154,6 +154,7 @@ INVALID_ORDER_BY = reason("INVALID_ORDER_BY", _C.INVALID_ARGUMENT, "order_by nam
 INVALID_FIELD_MASK = reason("INVALID_FIELD_MASK", _C.INVALID_ARGUMENT, "update_mask names a field that cannot be updated.")
 ROUTE_NOT_FOUND = reason("ROUTE_NOT_FOUND", _C.NOT_FOUND, "No REST route matches the path.")
 METHOD_NOT_ALLOWED = reason("METHOD_NOT_ALLOWED", _C.UNIMPLEMENTED, "The path exists but not for this HTTP method.", http=405)
+RATE_LIMITED = reason("RATE_LIMITED", _C.RESOURCE_EXHAUSTED, "Too many requests; retry after the delay given (Retry-After, RetryInfo).")
 ETAG_MISMATCH = reason("ETAG_MISMATCH", _C.ABORTED, "The resource changed since it was read; re-read it and retry with the new etag.")
 
 # -- authentication and authorisation ------------------------------------------------

@@ -37,3 +37,11 @@ class Principal:
 
 
 ANONYMOUS = Principal(PrincipalKind.ANONYMOUS)
+
+
+def customer_id_of(principal: Principal) -> str | None:
+    """The ``cus_...`` id of a signed-in customer, else ``None`` (keys, anonymous)."""
+    if principal.kind is not PrincipalKind.CUSTOMER:
+        return None
+    collection, _, customer_id = principal.subject.partition("/")
+    return customer_id if collection == "customers" and customer_id else None

@@ -27,6 +27,13 @@ STOREFRONT_SCOPES = frozenset({
     "customers:write", "shipping:read", "payments:write",
 })  # fmt: skip
 
+#: What a signed-in customer's access token holds. Services still restrict every
+#: customer to their own resources ("customers:write" is their own profile only).
+CUSTOMER_SCOPES = frozenset({
+    "products:read", "regions:read", "shipping:read", "customers:write", "carts:write",
+    "checkout:write", "orders:read", "payments:write", "subscriptions:write",
+})  # fmt: skip
+
 
 class ScopeError(ValueError):
     """A scope string is malformed; the message is one of ``Unknown resource: X``,

@@ -1,0 +1,1 @@
+"""Customers: accounts, guests, addresses, groups, sign-in sessions and password resets."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
@@ -91,7 +92,9 @@ async def test_flat_tax(amount: int, gross: bool, tax: int) -> None:
     provider = FlatTax(rate_bps=1900, currency="EUR")
     request = TaxRequest("EUR", Address("DE"), (TaxLine("l1", amount),), prices_include_tax=gross)
     result = await provider.calculate(request)
-    assert [(line.line_id, line.tax_amount, line.rate_bps) for line in result.lines] == [("l1", tax, 1900)]
+    assert [(line.line_id, line.tax_amount, line.components[0].rate) for line in result.lines] == [
+        ("l1", tax, Decimal("0.19"))
+    ]
     assert result.total_tax == tax
 
 

@@ -60,7 +60,10 @@ def variant_to_proto(row: VariantRow, prices: Sequence[VariantPriceRow]) -> cata
         sku=row.sku or "",
         barcode=row.barcode,
         option_values=row.option_values,
-        prices=[common_pb2.Money(currency_code=p.currency_code, amount=p.amount) for p in sorted(prices, key=lambda p: p.currency_code)],
+        prices=[
+            common_pb2.Money(currency_code=p.currency_code, amount=p.amount)
+            for p in sorted(prices, key=lambda p: p.currency_code)
+        ],
         compare_at_prices=[common_pb2.Money(**p) for p in row.compare_at_prices],
         inventory_policy=POLICY_FROM_DB[row.inventory_policy],
         manage_inventory=row.manage_inventory,
@@ -98,6 +101,7 @@ def product_to_proto(
         collections=[collection_name(c) for c in collection_ids],
         tags=tags,
         vendor=row.vendor,
+        tax_category=row.tax_category,
         seo_title=row.seo_title,
         seo_description=row.seo_description,
         metadata=metadata if row.extra else None,

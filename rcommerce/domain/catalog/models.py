@@ -48,6 +48,8 @@ class ProductRow(Base):
     #: [{"url", "alt_text", "width", "height"}]
     images: Mapped[list[dict[str, Any]]]
     vendor: Mapped[str] = mapped_column(String(255))
+    #: Code of a tax category ("" = standard rate); not a foreign key, checked on write.
+    tax_category: Mapped[str] = mapped_column(String(64), server_default="")
     seo_title: Mapped[str] = mapped_column(String(255))
     seo_description: Mapped[str] = mapped_column(Text)
     extra: Mapped[dict[str, Any]] = mapped_column("metadata")
@@ -117,7 +119,9 @@ class CategoryRow(Base):
     title: Mapped[str] = mapped_column(String(255))
     slug: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str] = mapped_column(Text)
-    parent_id: Mapped[str | None] = mapped_column(String(40), ForeignKey("categories.id", ondelete="SET NULL"), index=True)
+    parent_id: Mapped[str | None] = mapped_column(
+        String(40), ForeignKey("categories.id", ondelete="SET NULL"), index=True
+    )
     position: Mapped[int] = mapped_column(Integer)
     image_url: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
@@ -130,7 +134,9 @@ class ProductCategoryRow(Base):
     __tablename__ = "product_categories"
 
     product_id: Mapped[PrefixedId] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
-    category_id: Mapped[PrefixedId] = mapped_column(ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True, index=True)
+    category_id: Mapped[PrefixedId] = mapped_column(
+        ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     position: Mapped[int] = mapped_column(Integer)
 
 
@@ -152,6 +158,10 @@ class CollectionProductRow(Base):
 
     __tablename__ = "collection_products"
 
-    collection_id: Mapped[PrefixedId] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True)
-    product_id: Mapped[PrefixedId] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True, index=True)
+    collection_id: Mapped[PrefixedId] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
+    )
+    product_id: Mapped[PrefixedId] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     position: Mapped[int] = mapped_column(Integer)

@@ -24,6 +24,7 @@ from rcommerce.domain.catalog.errors import (
     LAST_VARIANT,
     PRODUCT_NOT_FOUND,
     PRODUCT_SLUG_TAKEN,
+    UNKNOWN_TAX_CATEGORY,
     VARIANT_NOT_FOUND,
     VARIANT_SKU_TAKEN,
     CatalogError,
@@ -37,6 +38,7 @@ from rcommerce.domain.catalog.models import (
     VariantRow,
 )
 from rcommerce.domain.catalog.taxonomy import TaxonomyMixin
+from rcommerce.domain.tax.models import TaxCategoryRow
 from rcommerce.errors import ETAG_MISMATCH, FieldViolation, RequestError, invalid
 from rcommerce.events import record_event
 from rcommerce.gen.v1 import catalog_pb2
@@ -48,7 +50,7 @@ __all__ = ["CatalogService"]
 
 PRODUCT_PATHS = (
     "title", "slug", "description", "status", "kind", "options", "images", "categories",
-    "tags", "vendor", "seo_title", "seo_description", "metadata",
+    "tags", "vendor", "seo_title", "seo_description", "metadata", "tax_category",
 )  # fmt: skip
 VARIANT_PATHS = (
     "title", "sku", "barcode", "option_values", "prices", "compare_at_prices", "inventory_policy",
@@ -85,11 +87,17 @@ def _product_violations(p: catalog_pb2.Product, paths: Sequence[str], field: str
             if not image.url.startswith(("https://", "http://"))
         ]
     if "tags" in paths:
-        out += [FieldViolation(f"{field}.tags[{i}]", "must be 1 to 255 characters") for i, t in enumerate(p.tags) if not 0 < len(t.strip()) <= 255]
+        out += [
+            FieldViolation(f"{field}.tags[{i}]", "must be 1 to 255 characters")
+            for i, t in enumerate(p.tags)
+            if not 0 < len(t.strip()) <= 255
+        ]
     return out
 
 
-def _variant_violations(v: catalog_pb2.Variant, options: Sequence[catalog_pb2.ProductOption], paths: Sequence[str], field: str) -> list[FieldViolation]:
+def _variant_violations(
+    v: catalog_pb2.Variant, options: Sequence[catalog_pb2.ProductOption], paths: Sequence[str], field: str
+) -> list[FieldViolation]:
     out: list[FieldViolation] = []
     if "title" in paths and len(v.title) > rules.MAX_TITLE:
         out.append(FieldViolation(f"{field}.title", f"must be at most {rules.MAX_TITLE} characters"))
@@ -108,7 +116,9 @@ def _variant_violations(v: catalog_pb2.Variant, options: Sequence[catalog_pb2.Pr
     return out
 
 
-def _apply_variant(row: VariantRow, v: catalog_pb2.Variant, paths: Sequence[str], options: Sequence[catalog_pb2.ProductOption]) -> None:
+def _apply_variant(
+    row: VariantRow, v: catalog_pb2.Variant, paths: Sequence[str], options: Sequence[catalog_pb2.ProductOption]
+) -> None:
     """Copy the fields in ``paths`` (already validated) from ``v`` onto ``row``; prices are rows of their own."""
     for path in paths:
         if path == "title":
@@ -124,12 +134,19 @@ def _apply_variant(row: VariantRow, v: catalog_pb2.Variant, paths: Sequence[str]
         elif path == "inventory_policy":
             row.inventory_policy = convert.POLICY_TO_DB.get(v.inventory_policy, "deny")
         elif path == "dimensions":
-            row.length_mm, row.width_mm, row.height_mm = v.dimensions.length_mm, v.dimensions.width_mm, v.dimensions.height_mm
-        elif path in ("barcode", "manage_inventory", "inventory_quantity", "weight_grams", "requires_shipping", "position"):
+            row.length_mm, row.width_mm, row.height_mm = (
+                v.dimensions.length_mm,
+                v.dimensions.width_mm,
+                v.dimensions.height_mm,
+            )
+        elif path == "requires_shipping":
+            row.requires_shipping = v.requires_shipping if v.HasField("requires_shipping") else True
+        elif path in ("barcode", "manage_inventory", "inventory_quantity", "weight_grams", "position"):
             setattr(row, path, getattr(v, path))
 
 
-def _new_variant(product_id: str, v: catalog_pb2.Variant, options: Sequence[catalog_pb2.ProductOption], position: int, now: datetime) -> VariantRow:
+def _new_variant(product_id: str, v: catalog_pb2.Variant, options: Sequence[catalog_pb2.ProductOption], position: int, now: datetime,
+                 *, digital: bool = False) -> VariantRow:  # fmt: skip
     row = VariantRow(
         id=new_id("var", now), product_id=product_id, title="", sku=None, barcode="", option_values={}, compare_at_prices=[],
         inventory_policy="deny", manage_inventory=False, inventory_quantity=0, weight_grams=0, length_mm=0, width_mm=0,
@@ -137,6 +154,8 @@ def _new_variant(product_id: str, v: catalog_pb2.Variant, options: Sequence[cata
     )  # fmt: skip
     paths = [p for p in VARIANT_PATHS if p not in ("prices", "position")]
     _apply_variant(row, v, paths, options)
+    if digital and not v.HasField("requires_shipping"):
+        row.requires_shipping = False
     if v.position:
         row.position = v.position
     return row
@@ -172,7 +191,9 @@ class CatalogService(TaxonomyMixin):
                 raise _not_found(product_id)
             return found[0]
 
-        return await self._cached(f"product:{_visibility(principal)}:{product_id}", catalog_pb2.Product.FromString, build)
+        return await self._cached(
+            f"product:{_visibility(principal)}:{product_id}", catalog_pb2.Product.FromString, build
+        )
 
     async def lookup_product(self, slug: str, principal: Principal) -> catalog_pb2.Product:
         """The product whose slug is ``slug``."""
@@ -188,22 +209,35 @@ class CatalogService(TaxonomyMixin):
         key = hashlib.sha256(slug.encode()).hexdigest()
         return await self._cached(f"slug:{_visibility(principal)}:{key}", catalog_pb2.Product.FromString, build)
 
-    async def list_products(self, request: catalog_pb2.ListProductsRequest, principal: Principal) -> catalog_pb2.ListProductsResponse:
+    async def list_products(
+        self, request: catalog_pb2.ListProductsRequest, principal: Principal
+    ) -> catalog_pb2.ListProductsResponse:
         """One page of products matching the request's filters (see ListProductsRequest)."""
         key = hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
         return await self._cached(
-            f"list:{_visibility(principal)}:{key}", catalog_pb2.ListProductsResponse.FromString, lambda: self._list_products(request, principal)
+            f"list:{_visibility(principal)}:{key}",
+            catalog_pb2.ListProductsResponse.FromString,
+            lambda: self._list_products(request, principal),
         )
 
-    async def _list_products(self, request: catalog_pb2.ListProductsRequest, principal: Principal) -> catalog_pb2.ListProductsResponse:
+    async def _list_products(
+        self, request: catalog_pb2.ListProductsRequest, principal: Principal
+    ) -> catalog_pb2.ListProductsResponse:
         size = page_size(request.page_size)
         filters_fp = f"{_visibility(principal)}:{fingerprint(request)}"
         offset = self._tokens.decode(request.page_token, filters_fp)
         rules.raise_all(rules.check_enum(request.status, [0, *convert.STATUS_TO_DB], "status"))
         order = rules.parse_order_by(request.order_by)
         if request.currency_code and not money.is_currency(request.currency_code):
-            raise invalid("currency_code", f"{request.currency_code!r} is not an ISO 4217 code such as USD", INVALID_CURRENCY, currencyCode=request.currency_code)
-        needs_currency = request.HasField("min_price") or request.HasField("max_price") or any(f == "price" for f, _ in order)
+            raise invalid(
+                "currency_code",
+                f"{request.currency_code!r} is not an ISO 4217 code such as USD",
+                INVALID_CURRENCY,
+                currencyCode=request.currency_code,
+            )
+        needs_currency = (
+            request.HasField("min_price") or request.HasField("max_price") or any(f == "price" for f, _ in order)
+        )
         if needs_currency and not request.currency_code:
             raise invalid("currency_code", "is required to filter or order by price")
         status = _ACTIVE if not principal.is_staff else convert.STATUS_TO_DB.get(request.status)
@@ -215,7 +249,9 @@ class CatalogService(TaxonomyMixin):
             if request.category:
                 category_id = parse_name(request.category, "categories", "cat", "category")
                 if await s.get(CategoryRow, category_id) is None:
-                    raise CatalogError(CATEGORY_NOT_FOUND, f"Category {request.category} does not exist.", category=request.category)
+                    raise CatalogError(
+                        CATEGORY_NOT_FOUND, f"Category {request.category} does not exist.", category=request.category
+                    )
                 category_ids = frozenset(await repository.descendants(s, category_id))
             collection_id = None
             if request.collection:
@@ -252,8 +288,12 @@ class CatalogService(TaxonomyMixin):
         skus = [v.sku for v in product.variants if v.sku]
         if len(set(skus)) != len(skus):
             dup = next(s for s in skus if skus.count(s) > 1)
-            raise CatalogError(VARIANT_SKU_TAKEN, f"SKU {dup!r} appears on two variants; give each variant its own SKU.", sku=dup)
-        category_ids = [parse_name(c, "categories", "cat", f"product.categories[{i}]") for i, c in enumerate(product.categories)]
+            raise CatalogError(
+                VARIANT_SKU_TAKEN, f"SKU {dup!r} appears on two variants; give each variant its own SKU.", sku=dup
+            )
+        category_ids = [
+            parse_name(c, "categories", "cat", f"product.categories[{i}]") for i, c in enumerate(product.categories)
+        ]
         now = self._clock.now()
         try:
             return await self._insert_product(product, request_id, skus, category_ids, now)
@@ -267,7 +307,9 @@ class CatalogService(TaxonomyMixin):
 
     async def _created_by_request(self, request_id: str) -> catalog_pb2.Product | None:
         async with self._db.read() as s:
-            found = (await s.execute(select(ProductRow.id).where(ProductRow.create_request_id == request_id))).scalar_one_or_none()
+            found = (
+                await s.execute(select(ProductRow.id).where(ProductRow.create_request_id == request_id))
+            ).scalar_one_or_none()
             return None if found is None else await self._product_for_event(s, found)
 
     async def _insert_product(
@@ -281,7 +323,7 @@ class CatalogService(TaxonomyMixin):
             await self._check_skus(s, skus)
             variants = list(product.variants) or [_default_variant(product.options)]
             for position, v in enumerate(variants):
-                variant = _new_variant(row.id, v, product.options, position, now)
+                variant = _new_variant(row.id, v, product.options, position, now, digital=row.kind == "digital")
                 s.add(variant)
                 await s.flush()
                 s.add_all(_price_rows(variant.id, v))
@@ -296,7 +338,9 @@ class CatalogService(TaxonomyMixin):
         product_id = parse_name(product.name, "products", "prod", "product.name")
         paths = resolve_mask(update_mask, product, PRODUCT_PATHS)
         rules.raise_all(_product_violations(product, paths, "product"))
-        category_ids = [parse_name(c, "categories", "cat", f"product.categories[{i}]") for i, c in enumerate(product.categories)]
+        category_ids = [
+            parse_name(c, "categories", "cat", f"product.categories[{i}]") for i, c in enumerate(product.categories)
+        ]
         now = self._clock.now()
         async with self._write() as s:
             row = await self._product_row(s, product_id, product.etag)
@@ -345,8 +389,10 @@ class CatalogService(TaxonomyMixin):
             options = convert.options_from_db(row.options)
             rules.raise_all(_variant_violations(variant, options, VARIANT_PATHS, "variant"))
             await self._check_skus(s, [variant.sku] if variant.sku else [])
-            count = await s.scalar(select(func.count()).select_from(VariantRow).where(VariantRow.product_id == product_id))
-            new = _new_variant(product_id, variant, options, int(count or 0), now)
+            count = await s.scalar(
+                select(func.count()).select_from(VariantRow).where(VariantRow.product_id == product_id)
+            )
+            new = _new_variant(product_id, variant, options, int(count or 0), now, digital=row.kind == "digital")
             s.add(new)
             await s.flush()
             s.add_all(_price_rows(new.id, variant))
@@ -385,9 +431,16 @@ class CatalogService(TaxonomyMixin):
         async with self._write() as s:
             product = await self._product_row(s, product_id)
             await self._variant_row(s, product_id, variant_id)
-            count = await s.scalar(select(func.count()).select_from(VariantRow).where(VariantRow.product_id == product_id))
+            count = await s.scalar(
+                select(func.count()).select_from(VariantRow).where(VariantRow.product_id == product_id)
+            )
             if (count or 0) <= 1:
-                raise CatalogError(LAST_VARIANT, f"Variant {name} is the last variant of products/{product_id}; delete the product instead.", variant=name, productId=product_id)
+                raise CatalogError(
+                    LAST_VARIANT,
+                    f"Variant {name} is the last variant of products/{product_id}; delete the product instead.",
+                    variant=name,
+                    productId=product_id,
+                )
             deleted = await self._variant_for_event(s, product_id, variant_id)
             await s.execute(delete(VariantRow).where(VariantRow.id == variant_id))
             product.revision, product.updated_at = product.revision + 1, now
@@ -424,16 +477,35 @@ class CatalogService(TaxonomyMixin):
             return
         taken = await s.scalar(select(VariantRow.sku).where(VariantRow.sku.in_(skus)).limit(1))
         if taken is not None:
-            raise CatalogError(VARIANT_SKU_TAKEN, f"SKU {taken!r} is already used by another variant; choose another SKU.", sku=taken)
+            raise CatalogError(
+                VARIANT_SKU_TAKEN, f"SKU {taken!r} is already used by another variant; choose another SKU.", sku=taken
+            )
 
-    async def _check_variants_fit(self, s: AsyncSession, product_id: str, options: Sequence[catalog_pb2.ProductOption]) -> None:
+    async def _check_variants_fit(
+        self, s: AsyncSession, product_id: str, options: Sequence[catalog_pb2.ProductOption]
+    ) -> None:
         """New options must still describe every existing variant (DECISIONS: variants are
         managed separately, so an option change cannot silently orphan one)."""
         violations: list[FieldViolation] = []
-        for variant_id, values in (await s.execute(select(VariantRow.id, VariantRow.option_values).where(VariantRow.product_id == product_id))):
+        for variant_id, values in await s.execute(
+            select(VariantRow.id, VariantRow.option_values).where(VariantRow.product_id == product_id)
+        ):
             for v in rules.check_option_values(values, options, "product.options"):
-                violations.append(FieldViolation(v.field, f"variant {variant_id}: {v.description}; update or delete the variant first"))
+                violations.append(
+                    FieldViolation(
+                        v.field, f"variant {variant_id}: {v.description}; update or delete the variant first"
+                    )
+                )
         rules.raise_all(violations)
+
+    @staticmethod
+    async def _tax_category(s: AsyncSession, code: str) -> str:
+        code = code.strip()
+        if code and await s.scalar(select(TaxCategoryRow.id).where(TaxCategoryRow.code == code)) is None:
+            raise invalid(
+                "product.tax_category", f"no tax category has the code {code!r}", UNKNOWN_TAX_CATEGORY, taxCategory=code
+            )
+        return code
 
     async def _apply_product(self, s: AsyncSession, row: ProductRow, p: catalog_pb2.Product, paths: Sequence[str],
                              category_ids: list[str], *, creating: bool) -> None:  # fmt: skip
@@ -452,6 +524,8 @@ class CatalogService(TaxonomyMixin):
                 row.images = convert.images_to_db(p.images)
             elif path == "metadata":
                 row.extra = convert.struct_to_db(p.metadata)
+            elif path == "tax_category":
+                row.tax_category = await self._tax_category(s, p.tax_category)
         if "slug" in paths or creating:
             await self._set_product_slug(s, row, p.slug, p.title)
         if creating:
@@ -469,20 +543,31 @@ class CatalogService(TaxonomyMixin):
     async def _set_product_slug(self, s: AsyncSession, row: ProductRow, slug: str, title: str) -> None:
         if slug:
             if slug != row.slug and await s.scalar(select(ProductRow.id).where(ProductRow.slug == slug)) is not None:
-                raise CatalogError(PRODUCT_SLUG_TAKEN, f"Another product already uses the slug {slug!r}; choose another or leave it empty.", slug=slug)
+                raise CatalogError(
+                    PRODUCT_SLUG_TAKEN,
+                    f"Another product already uses the slug {slug!r}; choose another or leave it empty.",
+                    slug=slug,
+                )
             row.slug = slug
         else:
             base = rules.slugify(title or row.title) or "product"
             if row.slug != base and not (row.slug.startswith(base + "-") and row.slug[len(base) + 1 :].isdigit()):
                 row.slug = await repository.free_slug(s, ProductRow, base)
 
-    async def _set_categories(self, s: AsyncSession, product_id: str, category_ids: list[str], *, creating: bool) -> None:
+    async def _set_categories(
+        self, s: AsyncSession, product_id: str, category_ids: list[str], *, creating: bool
+    ) -> None:
         wanted = list(dict.fromkeys(category_ids))
-        known = set((await s.scalars(select(CategoryRow.id).where(CategoryRow.id.in_(wanted)))).all()) if wanted else set()
+        known = (
+            set((await s.scalars(select(CategoryRow.id).where(CategoryRow.id.in_(wanted)))).all()) if wanted else set()
+        )
         missing = [c for c in wanted if c not in known]
         if missing:
-            raise CatalogError(CATEGORY_NOT_FOUND, f"Category categories/{missing[0]} does not exist; create it first.", category=f"categories/{missing[0]}")
+            raise CatalogError(
+                CATEGORY_NOT_FOUND,
+                f"Category categories/{missing[0]} does not exist; create it first.",
+                category=f"categories/{missing[0]}",
+            )
         if not creating:
             await s.execute(delete(ProductCategoryRow).where(ProductCategoryRow.product_id == product_id))
         s.add_all(ProductCategoryRow(product_id=product_id, category_id=c, position=i) for i, c in enumerate(wanted))
-

@@ -49,7 +49,7 @@ INVENTORY_POLICY_DENY: InventoryPolicy
 INVENTORY_POLICY_CONTINUE: InventoryPolicy
 
 class Product(_message.Message):
-    __slots__ = ("name", "id", "title", "slug", "description", "status", "kind", "options", "variants", "images", "categories", "collections", "tags", "vendor", "seo_title", "seo_description", "metadata", "create_time", "update_time", "publish_time", "etag")
+    __slots__ = ("name", "id", "title", "slug", "description", "status", "kind", "options", "variants", "images", "categories", "collections", "tags", "vendor", "seo_title", "seo_description", "metadata", "create_time", "update_time", "publish_time", "etag", "tax_category")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +71,7 @@ class Product(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     PUBLISH_TIME_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
+    TAX_CATEGORY_FIELD_NUMBER: _ClassVar[int]
     name: str
     id: str
     title: str
@@ -92,7 +93,8 @@ class Product(_message.Message):
     update_time: _timestamp_pb2.Timestamp
     publish_time: _timestamp_pb2.Timestamp
     etag: str
-    def __init__(self, name: _Optional[str] = ..., id: _Optional[str] = ..., title: _Optional[str] = ..., slug: _Optional[str] = ..., description: _Optional[str] = ..., status: _Optional[_Union[ProductStatus, str]] = ..., kind: _Optional[_Union[ProductKind, str]] = ..., options: _Optional[_Iterable[_Union[ProductOption, _Mapping]]] = ..., variants: _Optional[_Iterable[_Union[Variant, _Mapping]]] = ..., images: _Optional[_Iterable[_Union[ProductImage, _Mapping]]] = ..., categories: _Optional[_Iterable[str]] = ..., collections: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., vendor: _Optional[str] = ..., seo_title: _Optional[str] = ..., seo_description: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., publish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+    tax_category: str
+    def __init__(self, name: _Optional[str] = ..., id: _Optional[str] = ..., title: _Optional[str] = ..., slug: _Optional[str] = ..., description: _Optional[str] = ..., status: _Optional[_Union[ProductStatus, str]] = ..., kind: _Optional[_Union[ProductKind, str]] = ..., options: _Optional[_Iterable[_Union[ProductOption, _Mapping]]] = ..., variants: _Optional[_Iterable[_Union[Variant, _Mapping]]] = ..., images: _Optional[_Iterable[_Union[ProductImage, _Mapping]]] = ..., categories: _Optional[_Iterable[str]] = ..., collections: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., vendor: _Optional[str] = ..., seo_title: _Optional[str] = ..., seo_description: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., publish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., tax_category: _Optional[str] = ...) -> None: ...
 
 class ProductOption(_message.Message):
     __slots__ = ("name", "values")

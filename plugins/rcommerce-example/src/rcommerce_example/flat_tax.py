@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from rcommerce.plugins.providers import LineTax, TaxRequest, TaxResult
+from decimal import Decimal
+
+from rcommerce.plugins.providers import LineTax, TaxComponent, TaxRequest, TaxResult
 
 __all__ = ["FlatTax"]
 
@@ -28,12 +30,11 @@ class FlatTax:
                 f"set [plugins.example] currency"
             )
         divisor = 10_000 + self.rate_bps if request.prices_include_tax else 10_000
-        lines = tuple(
-            LineTax(
-                line_id=line.line_id,
-                tax_amount=(2 * line.amount * self.rate_bps + divisor) // (2 * divisor),
-                rate_bps=self.rate_bps,
-            )
-            for line in request.lines
-        )
-        return TaxResult(lines=lines)
+        rate = Decimal(self.rate_bps) / 10_000
+        lines = []
+        for line in request.lines:
+            tax = (2 * line.amount * self.rate_bps + divisor) // (2 * divisor)
+            taxable = line.amount - tax if request.prices_include_tax else line.amount
+            component = TaxComponent(name=self.display_name, rate=rate, amount=tax)
+            lines.append(LineTax(line_id=line.line_id, taxable_amount=taxable, components=(component,)))
+        return TaxResult(lines=tuple(lines))

@@ -1,0 +1,1 @@
+"""Tax: zones, categories and rates, the calculator, VAT id checks and tax transactions."""

@@ -1,0 +1,1 @@
+"""Promotions: coupon codes and automatic promotions, their rules, evaluation and usage."""

@@ -1,0 +1,50 @@
+"""Builds the cart service and the pricing engine from the settings and the providers."""
+
+from __future__ import annotations
+
+from rcommerce.clock import Clock
+from rcommerce.config import Settings
+from rcommerce.db.database import Database
+from rcommerce.domain.carts.service import CartService
+from rcommerce.domain.customers.directory import CustomerDirectory
+from rcommerce.domain.inventory.stock import Stock
+from rcommerce.domain.price_lists.resolver import PriceResolver
+from rcommerce.domain.pricing.assembly import PricingEngine
+from rcommerce.domain.promotions.evaluator import PromotionEvaluator
+from rcommerce.domain.regions.directory import RegionDirectory
+from rcommerce.domain.shipping.quoting import ShippingQuoter
+from rcommerce.domain.tax.calculator import TaxCalculator
+from rcommerce.domain.tax.vat_checker import VatIdChecker
+from rcommerce.plugins.manager import ProviderRegistry
+
+__all__ = ["build_cart_service", "build_pricing_engine"]
+
+
+def build_pricing_engine(clock: Clock, settings: Settings, providers: ProviderRegistry) -> PricingEngine:
+    vat = VatIdChecker(list(providers.vat_validators.values()), clock, cache_days=settings.tax.vat_cache_days)
+    return PricingEngine(
+        prices=PriceResolver(clock),
+        promotions=PromotionEvaluator(clock),
+        tax=TaxCalculator(providers.tax_providers, vat, clock=clock, origin_country=settings.tax.origin_country),
+        shipping=ShippingQuoter(clock, providers.shipping_carriers, settings.shipping),
+        default_tax_provider=settings.tax.default_provider,
+    )
+
+
+def build_cart_service(
+    db: Database, clock: Clock, settings: Settings, providers: ProviderRegistry, pricing: PricingEngine | None = None
+) -> CartService:
+    inventory = settings.inventory
+    return CartService(
+        db,
+        clock,
+        regions=RegionDirectory(),
+        customers=CustomerDirectory(clock),
+        stock=Stock(
+            clock,
+            low_stock_threshold=inventory.low_stock_threshold,
+            reservation_timeout_minutes=inventory.reservation_timeout_minutes,
+        ),
+        pricing=pricing or build_pricing_engine(clock, settings, providers),
+        ttl_days=settings.carts.ttl_days,
+    )

@@ -1,0 +1,159 @@
+"""Idempotency keys of mutating payment requests (DECISIONS 15a, payments §1.6).
+
+A request claims its key in the transaction that validates it (a row in state
+``pending`` with the request's hash). The transaction that applies the gateway's answer
+stores that answer (the response message, or the error such as a decline) and marks the
+key ``done``. Then:
+
+* same key, same request, ``done``: the stored answer again, the gateway is not called;
+* same key, another request: ``IDEMPOTENCY_KEY_REUSED``;
+* same key while the first request still talks to the gateway:
+  ``PAYMENT_OPERATION_IN_PROGRESS`` (retry shortly);
+* same key after a gateway error (the claim was released) or after a crash (the claim is
+  older than the lock timeout): the request resumes, calling the gateway again with the
+  same key, which the gateway forwards so the provider does not act twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from google.protobuf.message import Message
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rcommerce.db.database import is_unique_violation
+from rcommerce.domain.payments.errors import IDEMPOTENCY_KEY_REUSED, PAYMENT_OPERATION_IN_PROGRESS, PaymentError
+from rcommerce.domain.payments.models import IdempotencyKeyRow
+from rcommerce.errors import DomainError, catalogue, invalid
+
+__all__ = ["Claim", "attach", "check_key", "claim", "finish", "lookup", "release", "request_hash", "stored_answer"]
+
+PENDING, DONE = "pending", "done"
+M = TypeVar("M", bound=Message)
+MAX_KEY_LENGTH = 255
+
+
+def request_hash(operation: str, request: Message, key_field: str = "idempotency_key") -> str:
+    """SHA-256 of the operation and the request without its idempotency key."""
+    copy = type(request)()
+    copy.CopyFrom(request)
+    copy.ClearField(key_field)
+    return hashlib.sha256(operation.encode() + b"\0" + copy.SerializeToString(deterministic=True)).hexdigest()
+
+
+def check_key(key: str) -> str:
+    key = key.strip()
+    if not key:
+        raise invalid("idempotency_key", "required on every mutating payment call (or send the Idempotency-Key header)")
+    if len(key) > MAX_KEY_LENGTH:
+        raise invalid("idempotency_key", f"at most {MAX_KEY_LENGTH} characters")
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A key this request now holds. ``payment_id`` is set when an earlier attempt with
+    the same key already created the payment (a resumed create)."""
+
+    key: str
+    payment_id: str
+
+
+def _reused(key: str, operation: str) -> PaymentError:
+    return PaymentError(
+        IDEMPOTENCY_KEY_REUSED,
+        f"The idempotency key {key!r} was already used with a different request; use a new key.",
+        idempotencyKey=key, operation=operation,
+    )  # fmt: skip
+
+
+def stored_answer(row: IdempotencyKeyRow, response_type: type[M]) -> M:
+    """The stored response, or raise the stored error."""
+    if row.error:
+        found = {r.name: r for r in catalogue()}[str(row.error["reason"])]
+        raise DomainError(found, str(row.error["message"]), **dict(row.error.get("metadata", {})))
+    message: M = response_type()
+    message.ParseFromString(base64.b64decode(row.response))
+    return message
+
+
+async def lookup(session: AsyncSession, key: str, operation: str, digest: str, response_type: type[M]) -> M | None:
+    """The stored answer for a finished key (raising a stored error), ``None`` otherwise;
+    IDEMPOTENCY_KEY_REUSED for the same key with another request."""
+    row = await session.get(IdempotencyKeyRow, key)
+    if row is None:
+        return None
+    if row.request_hash != digest:
+        raise _reused(key, operation)
+    if row.state == DONE:
+        return stored_answer(row, response_type)
+    return None
+
+
+async def claim(
+    session: AsyncSession, key: str, operation: str, digest: str, now: datetime, lock_timeout: timedelta
+) -> Claim:
+    """Claim ``key`` in ``session``'s transaction (see the module docstring)."""
+    row = await session.get(IdempotencyKeyRow, key, with_for_update=True)
+    if row is None:
+        row = IdempotencyKeyRow(
+            key=key, operation=operation, request_hash=digest, state=PENDING, claimed_at=now, response="", error={},
+            payment_id="", created_at=now,
+        )  # fmt: skip
+        try:
+            async with session.begin_nested():
+                session.add(row)
+        except IntegrityError as exc:
+            if not is_unique_violation(exc):
+                raise
+            raise _in_progress(key) from exc
+        return Claim(key, "")
+    if row.request_hash != digest:
+        raise _reused(key, operation)
+    if row.state == DONE:
+        raise _in_progress(key)  # finished meanwhile: the caller's retry replays it
+    if row.claimed_at is not None and now - row.claimed_at < lock_timeout:
+        raise _in_progress(key)
+    row.claimed_at = now
+    return Claim(key, row.payment_id)
+
+
+def _in_progress(key: str) -> PaymentError:
+    return PaymentError(
+        PAYMENT_OPERATION_IN_PROGRESS, f"A request with idempotency key {key!r} is in progress; retry shortly.",
+        idempotencyKey=key,
+    )  # fmt: skip
+
+
+async def attach(session: AsyncSession, key: str, payment_id: str) -> None:
+    """Remember which payment the claimed key's request created."""
+    row = await session.get(IdempotencyKeyRow, key)
+    if row is not None:
+        row.payment_id = payment_id
+
+
+async def finish(
+    session: AsyncSession, key: str, *, response: Message | None = None, error: DomainError | None = None
+) -> None:
+    """Store the answer of the claimed key in ``session``'s transaction."""
+    row = await session.get(IdempotencyKeyRow, key, with_for_update=True)
+    if row is None:  # pragma: no cover - claimed in an earlier committed transaction
+        return
+    row.state = DONE
+    row.claimed_at = None
+    if error is not None:
+        row.error = {"reason": error.reason.name, "message": error.message, "metadata": dict(error.metadata)}
+    elif response is not None:
+        row.response = base64.b64encode(response.SerializeToString(deterministic=True)).decode()
+
+
+async def release(session: AsyncSession, key: str) -> None:
+    """Let a retry with ``key`` resume at once (after a gateway error)."""
+    row = await session.get(IdempotencyKeyRow, key, with_for_update=True)
+    if row is not None and row.state == PENDING:
+        row.claimed_at = None

@@ -1,0 +1,897 @@
+"""The payment service: payment sessions through gateways, one transaction per step.
+
+A mutating operation runs in three steps so that no database transaction stays open
+while a gateway is called:
+
+1. *claim*: one transaction validates the request against the payment and the gateway's
+   configuration, claims the idempotency key and locks the payment for this operation
+   (``lock_key``), so a concurrent operation with another key gets
+   PAYMENT_OPERATION_IN_PROGRESS instead of moving money twice;
+2. *call* the gateway with the idempotency key (under ``[payments] gateway_timeout_s``);
+3. *apply*: one transaction writes the result, the ledger entry, the outbox event and the
+   stored answer of the key, and unlocks the payment.
+
+When the gateway fails (raises, times out) step 3 instead writes an ``error`` ledger
+entry, unlocks, releases the key and answers PAYMENT_GATEWAY_ERROR: the payment is as it
+was, and a retry with the same key calls the gateway again with the same key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from google.protobuf.message import Message
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rcommerce.auth.principal import Principal, PrincipalKind, customer_id_of
+from rcommerce.clock import Clock
+from rcommerce.db.database import Database, is_unique_violation
+from rcommerce.domain.payments import idempotency
+from rcommerce.domain.payments.convert import payment_message, payment_name, saved_method_message, to_details_dict
+from rcommerce.domain.payments.errors import (
+    DECLINE_REASONS,
+    GATEWAY_CAPABILITY_UNSUPPORTED,
+    GATEWAY_NOT_FOUND,
+    INVALID_PAYMENT_STATUS,
+    PAYMENT_ACTION_EXPIRED,
+    PAYMENT_DECLINED,
+    PAYMENT_GATEWAY_ERROR,
+    PAYMENT_NOT_FOUND,
+    PAYMENT_OPERATION_IN_PROGRESS,
+    SAVED_METHOD_NOT_FOUND,
+    WEBHOOK_SIGNATURE_INVALID,
+    PaymentError,
+)
+from rcommerce.domain.payments.models import (
+    IdempotencyKeyRow,
+    PaymentRow,
+    PaymentTransactionRow,
+    PaymentWebhookEventRow,
+)
+from rcommerce.domain.payments.rules import (
+    TRANSITIONS,
+    Amounts,
+    PaymentState,
+    available_methods,
+    check_capture,
+    check_initiate,
+    check_refund,
+    check_void,
+    status_after_refund,
+    status_for_outcome,
+    webhook_target,
+)
+from rcommerce.errors import INSUFFICIENT_PERMISSIONS, FieldViolation, RequestError, invalid, raise_violations
+from rcommerce.events import record_event
+from rcommerce.gen.v1 import payments_pb2
+from rcommerce.ids import id_prefix, new_id
+from rcommerce.jobs.queue import Job, JobQueue, RetryAfter
+from rcommerce.money import is_currency
+from rcommerce.names import parse_name
+from rcommerce.pagination import PageTokens, fingerprint, page_size
+from rcommerce.plugins.providers import (
+    REFUND_REASONS,
+    CaptureRequest,
+    CompleteActionRequest,
+    GatewayError,
+    InitiateRequest,
+    OffSessionRequest,
+    OperationResult,
+    OperationStatus,
+    PaymentGateway,
+    PaymentOutcome,
+    PaymentRef,
+    PaymentResult,
+    RefundRequest,
+    SaveMethodRequest,
+    UnsupportedOperation,
+    VoidRequest,
+    WebhookEventType,
+    WebhookRequest,
+    WebhookSignatureError,
+)
+
+__all__ = ["EXPIRE_KIND", "WEBHOOK_KIND", "PaymentService", "PaymentSettingsView"]
+
+log = logging.getLogger(__name__)
+P = payments_pb2
+S = PaymentState
+T = TypeVar("T")
+M = TypeVar("M", bound=Message)
+
+WEBHOOK_KIND = "payments.webhook"
+EXPIRE_KIND = "payments.expire_actions"
+_TARGET_KINDS = {"carts": "cart", "orders": "ord"}
+#: Status -> outbox event when a payment arrives there.
+_EVENTS = {
+    S.REQUIRES_ACTION: "payment.action_required",
+    S.AUTHORIZED: "payment.authorized",
+    S.SUCCEEDED: "payment.captured",
+    S.PARTIALLY_REFUNDED: "payment.refunded",
+    S.REFUNDED: "payment.refunded",
+    S.FAILED: "payment.failed",
+    S.CANCELLED: "payment.cancelled",
+    S.DISPUTED: "payment.disputed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentSettingsView:
+    """The ``[payments]`` settings the service uses."""
+
+    webhook_tolerance_s: int = 300
+    action_expiry_s: int = 1800
+    gateway_timeout_s: float = 30.0
+    lock_timeout_s: int = 120
+    idempotency_key_ttl_days: int = 30
+
+
+def _declined(row: PaymentRow) -> PaymentError:
+    found = DECLINE_REASONS.get(row.error_code, PAYMENT_DECLINED)
+    return PaymentError(
+        found, row.error_message or f"The payment was declined ({row.error_code}).",
+        paymentId=row.id, payment=payment_name(row.id), declineCode=row.error_code,
+        retryAllowed=str(row.provider_data.get("retry_allowed", True)).lower(),
+    )  # fmt: skip
+
+
+def _gateway_error(operation: str, gateway: str, exc: BaseException) -> PaymentError:
+    return PaymentError(
+        PAYMENT_GATEWAY_ERROR, f"The {gateway} gateway failed during {operation}: {exc}. Nothing changed; retry with the same idempotency key.",
+        gateway=gateway, operation=operation, retry_after_s=1.0,
+    )  # fmt: skip
+
+
+class PaymentService:
+    """Payment sessions, the ledger, idempotency, webhooks and action expiry."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        gateways: Mapping[str, PaymentGateway],
+        tokens: PageTokens,
+        settings: PaymentSettingsView | None = None,
+        queue: JobQueue | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.gateways = gateways
+        self.tokens = tokens
+        self.settings = settings or PaymentSettingsView()
+        self.queue = queue
+
+    def register_jobs(self) -> None:
+        """Register the webhook processor and the every-minute expiry sweep."""
+        if self.queue is None:
+            return
+        self.queue.register(WEBHOOK_KIND, self._webhook_job, max_attempts=8)
+        self.queue.register(EXPIRE_KIND, self._expire_job, max_attempts=3)
+        self.queue.schedule("payments-expire-actions", "* * * * *", EXPIRE_KIND)
+
+    # -- lookups ------------------------------------------------------------------------
+    def gateway(self, code: str, field: str = "gateway") -> PaymentGateway:
+        if not code:
+            raise invalid(field, "required")
+        found = self.gateways.get(code)
+        if found is None:
+            known = ",".join(sorted(self.gateways))
+            raise PaymentError(
+                GATEWAY_NOT_FOUND,
+                f"No payment gateway {code!r} is installed; installed: {known}.",
+                gateway=code,
+                installed=known,
+            )
+        return found
+
+    async def _row(self, s: AsyncSession, payment_id: str, *, lock: bool = False) -> PaymentRow:
+        row = await s.get(PaymentRow, payment_id, with_for_update=lock)
+        if row is None:
+            raise PaymentError(
+                PAYMENT_NOT_FOUND, f"Payment {payment_id} does not exist.", payment=payment_name(payment_id)
+            )
+        return row
+
+    async def _message(self, s: AsyncSession, row: PaymentRow) -> P.Payment:
+        txs = await s.scalars(
+            select(PaymentTransactionRow)
+            .where(PaymentTransactionRow.payment_id == row.id)
+            .order_by(PaymentTransactionRow.seq)
+        )
+        return payment_message(row, list(txs))
+
+    def _ref(self, row: PaymentRow) -> PaymentRef:
+        return PaymentRef(
+            row.id, row.gateway_ref, row.amount_authorized or row.amount, row.currency,
+            dict(row.provider_data.get("gateway", {})), row.amount_captured, row.amount_refunded,
+        )  # fmt: skip
+
+    async def _ledger(
+        self, s: AsyncSession, row: PaymentRow, kind: str, status: str, amount: int, key: str = "", *,
+        reference: str = "", reason: str = "", error_code: str = "", error_message: str = "", tx_id: str = "",
+    ) -> PaymentTransactionRow:  # fmt: skip
+        """Append to the ledger; the caller holds the payment's row lock."""
+        now = self.clock.now()
+        last = await s.scalar(
+            select(func.max(PaymentTransactionRow.seq)).where(PaymentTransactionRow.payment_id == row.id)
+        )
+        tx = PaymentTransactionRow(
+            id=tx_id or new_id("ptx", now), payment_id=row.id, seq=(last or 0) + 1, kind=kind, status=status, amount=amount, currency=row.currency,
+            idempotency_key=key, reference=reference[:255], reason=reason, error_code=error_code[:100],
+            error_message=error_message, created_at=now,
+        )  # fmt: skip
+        s.add(tx)
+        return tx
+
+    async def _event(self, s: AsyncSession, row: PaymentRow, type_: str, **extra: Any) -> None:
+        await s.flush()
+        record_event(s, type_, payment_name(row.id), await self._message(s, row), self.clock.now(), **extra)
+
+    def _touch(self, row: PaymentRow) -> None:
+        row.updated_at = self.clock.now()
+        row.revision += 1
+
+    def _lock(self, row: PaymentRow, key: str) -> None:
+        """Mark ``row`` as talking to the gateway for ``key`` (step 1)."""
+        now = self.clock.now()
+        busy = row.lock_key and row.lock_key != key and row.locked_at is not None
+        if busy and now - row.locked_at < timedelta(seconds=self.settings.lock_timeout_s):  # type: ignore[operator]
+            raise PaymentError(
+                PAYMENT_OPERATION_IN_PROGRESS, f"Another operation on payment {row.id} is in progress; retry shortly.",
+                payment=payment_name(row.id),
+            )  # fmt: skip
+        row.lock_key, row.locked_at = key, now
+
+    @staticmethod
+    def _unlock(row: PaymentRow) -> None:
+        row.lock_key, row.locked_at = "", None
+
+    def _check_access(self, row: PaymentRow, principal: Principal | None) -> None:
+        if principal is None or principal.kind is not PrincipalKind.CUSTOMER:
+            return
+        if row.customer_id != customer_id_of(principal):
+            raise PaymentError(PAYMENT_NOT_FOUND, f"Payment {row.id} does not exist.", payment=payment_name(row.id))
+
+    async def _call(self, operation: str, gateway: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Call the gateway under the timeout; every failure becomes a GatewayError."""
+        try:
+            async with asyncio.timeout(self.settings.gateway_timeout_s):
+                return await call()
+        except (GatewayError, UnsupportedOperation):
+            raise
+        except TimeoutError as exc:
+            raise GatewayError(f"no answer within {self.settings.gateway_timeout_s} s") from exc
+        except Exception as exc:
+            log.exception("payment gateway %s failed during %s", gateway, operation)
+            raise GatewayError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _replay(self, key: str, operation: str, digest: str, response_type: type[M]) -> M | None:
+        async with self.db.read() as s:
+            return await idempotency.lookup(s, key, operation, digest, response_type)
+
+    async def _failed_call(self, payment_id: str, key: str, kind: str, amount: int, exc: GatewayError) -> None:
+        """Step 3 after a gateway failure: ledger ``error``, unlock, release the key."""
+        async with self.db.transaction() as s:
+            row = await self._row(s, payment_id, lock=True)
+            await self._ledger(s, row, kind, "error", amount, key, error_code="gateway_error", error_message=str(exc))
+            if row.lock_key == key:
+                self._unlock(row)
+            await idempotency.release(s, key)
+
+    # -- available methods ---------------------------------------------------------------
+    async def available_methods(
+        self, request: P.ListAvailablePaymentMethodsRequest
+    ) -> P.ListAvailablePaymentMethodsResponse:
+        currency = request.currency_code
+        if not is_currency(currency):
+            raise invalid("currency_code", "must be an active upper-case ISO 4217 code")
+        if request.amount < 0:
+            raise invalid("amount", "must not be negative")
+        codes = list(request.gateways) or sorted(self.gateways)
+        response = P.ListAvailablePaymentMethodsResponse()
+        for code in codes:
+            gateway = self.gateways.get(code)
+            if gateway is None:
+                continue  # a region may list a gateway that is not installed here
+            for method in available_methods(gateway.config(), request.amount, currency):
+                response.methods.append(
+                    P.AvailablePaymentMethod(
+                        gateway=code,
+                        gateway_display_name=gateway.display_name,
+                        method_type=method.method_type,
+                        display_name=method.display_name,
+                        supports_3ds=method.supports_3ds,
+                        requires_redirect=method.requires_redirect,
+                        supports_saving=method.supports_saving,
+                        min_amount=method.min_amount.get(currency, 0),
+                        max_amount=method.max_amount.get(currency, 0),
+                    )
+                )
+        return response
+
+    # -- create -------------------------------------------------------------------------
+    def _validate_create(self, request: P.CreatePaymentRequest, principal: Principal | None) -> str:
+        problems: list[FieldViolation] = []
+        head, _, rest = request.target.partition("/")
+        if _TARGET_KINDS.get(head) is None or id_prefix(rest) != _TARGET_KINDS[head]:
+            problems.append(FieldViolation("target", "must be carts/cart_... or orders/ord_..."))
+        if not is_currency(request.currency_code):
+            problems.append(FieldViolation("currency_code", "must be an active upper-case ISO 4217 code"))
+        if request.capture_method not in ("", "automatic", "manual"):
+            problems.append(FieldViolation("capture_method", "must be automatic or manual"))
+        if not request.method_type and not request.saved_method_token:
+            problems.append(FieldViolation("method_type", "required"))
+        needs_customer = request.saved_method_token or request.save_method or request.off_session
+        if needs_customer and not request.customer_id and (principal is None or customer_id_of(principal) is None):
+            problems.append(FieldViolation("customer_id", "required with saved methods and off-session charges"))
+        if request.off_session and not request.saved_method_token:
+            problems.append(FieldViolation("saved_method_token", "required for an off-session charge"))
+        raise_violations(problems)
+        customer = customer_id_of(principal) if principal is not None else None
+        if customer is not None and request.customer_id and request.customer_id != customer:
+            raise RequestError(INSUFFICIENT_PERMISSIONS, "Customers pay only as themselves.", field="customer_id")
+        return customer or request.customer_id
+
+    async def create_payment(self, request: P.CreatePaymentRequest, principal: Principal | None = None) -> P.Payment:
+        """Create a payment session and initiate it at the gateway (see the module doc)."""
+        key = idempotency.check_key(request.idempotency_key)
+        operation = "CreatePayment"
+        digest = idempotency.request_hash(operation, request)
+        replay = await self._replay(key, operation, digest, P.Payment)
+        if replay is not None:
+            return replay
+        customer_id = self._validate_create(request, principal)
+        gateway = self.gateway(request.gateway)
+        method_type = request.method_type or "card"
+        capture = request.capture_method != "manual"
+        config = gateway.config()
+        check_initiate(config, method_type, request.amount, request.currency_code, capture=capture)
+        if request.off_session and not config.supports_off_session:
+            raise PaymentError(
+                GATEWAY_CAPABILITY_UNSUPPORTED, "The gateway cannot charge off-session.", capability="off_session"
+            )
+        if (request.save_method or request.saved_method_token) and not config.supports_saved_methods:
+            raise PaymentError(
+                GATEWAY_CAPABILITY_UNSUPPORTED, "The gateway has no saved methods.", capability="saved_methods"
+            )
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            held = await idempotency.claim(
+                s, key, operation, digest, now, timedelta(seconds=self.settings.lock_timeout_s)
+            )
+            if held.payment_id:
+                row = await self._row(s, held.payment_id, lock=True)
+                self._lock(row, key)
+            else:
+                row = PaymentRow(
+                    id=new_id("pay", now), target=request.target, gateway=request.gateway, method_type=method_type,
+                    capture_method="automatic" if capture else "manual", currency=request.currency_code,
+                    amount=request.amount, amount_authorized=0, amount_captured=0, amount_refunded=0,
+                    status=S.PENDING.value, status_before_dispute="", gateway_ref="", customer_id=customer_id,
+                    customer_email=request.customer_email, action_type="", action_data={}, action_expires_at=None,
+                    error_code="", error_message="", method_details={"type": method_type}, provider_data={},
+                    lock_key=key, locked_at=now, revision=1, created_at=now, updated_at=now,
+                )  # fmt: skip
+                s.add(row)
+                await idempotency.attach(s, key, row.id)
+                await self._event(s, row, "payment.created")
+            payment_id = row.id
+        metadata = {"target": request.target, "payment": payment_name(payment_id)}
+        kind = "off_session" if request.off_session else "initiate"
+        try:
+            if request.off_session:
+                off = OffSessionRequest(
+                    payment_id, customer_id, request.saved_method_token, request.amount, request.currency_code, key,
+                    request.description, metadata,
+                )  # fmt: skip
+                result = await self._call(kind, request.gateway, lambda: gateway.charge_off_session(off))
+            else:
+                data = dict(request.method_data)
+                if request.saved_method_token:
+                    data["token"] = request.saved_method_token
+                initiate = InitiateRequest(
+                    payment_id, request.amount, request.currency_code, method_type, key, data, capture, customer_id,
+                    request.customer_email, request.save_method, request.return_url, request.description, metadata,
+                )  # fmt: skip
+                result = await self._call(kind, request.gateway, lambda: gateway.initiate(initiate))
+        except (GatewayError, UnsupportedOperation) as exc:
+            await self._failed_call(payment_id, key, kind, request.amount, GatewayError(str(exc)))
+            raise _gateway_error(kind, request.gateway, exc) from exc
+        return await self._apply_result(payment_id, key, kind, result)
+
+    async def _apply_result(self, payment_id: str, key: str, kind: str, result: PaymentResult) -> P.Payment:
+        """Step 3 for initiate, complete_action and off-session charges."""
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            row = await self._row(s, payment_id, lock=True)
+            target = status_for_outcome(result.outcome)
+            current = PaymentState(row.status)
+            if result.gateway_ref:
+                row.gateway_ref = result.gateway_ref
+            if result.provider_data:
+                row.provider_data = {**row.provider_data, "gateway": dict(result.provider_data)}
+            if result.method is not None:
+                row.method_details = to_details_dict(result.method)
+            status = {PaymentOutcome.FAILED: "failed", PaymentOutcome.PENDING: "pending"}.get(
+                result.outcome, "succeeded"
+            )
+            amount = result.amount_captured or result.amount_authorized or row.amount
+            await self._ledger(s, row, kind, status, amount, key, reference=result.gateway_ref,
+                         error_code=result.error_code, error_message=result.error_message)  # fmt: skip
+            changed = target != current and target in TRANSITIONS[current]
+            if changed:
+                row.status = target.value
+                row.amount_authorized = result.amount_authorized or (
+                    row.amount if target in (S.AUTHORIZED, S.SUCCEEDED) else 0
+                )
+                row.amount_captured = result.amount_captured if target is S.SUCCEEDED else 0
+                if target is S.SUCCEEDED and not row.amount_captured:
+                    row.amount_captured = row.amount_authorized
+                if target is S.REQUIRES_ACTION and result.action is not None:
+                    row.action_type = result.action.type
+                    row.action_data = dict(result.action.data)
+                    row.action_expires_at = result.action.expires_at or now + timedelta(
+                        seconds=self.settings.action_expiry_s
+                    )
+                else:
+                    row.action_type, row.action_data, row.action_expires_at = "", {}, None
+                if target is S.FAILED:
+                    row.error_code, row.error_message = result.error_code or "payment_failed", result.error_message
+                    row.provider_data = {**row.provider_data, "retry_allowed": result.retry_allowed}
+            self._unlock(row)
+            self._touch(row)
+            if changed and target in _EVENTS:
+                await self._event(s, row, _EVENTS[target])
+            await s.flush()
+            message = await self._message(s, row)
+            if row.status == S.FAILED.value and changed:
+                error = _declined(row)
+                await idempotency.finish(s, key, error=error)
+            else:
+                error = None
+                await idempotency.finish(s, key, response=message)
+        if error is not None:
+            raise error
+        return message
+
+    # -- read ---------------------------------------------------------------------------
+    async def get_payment(self, name: str, principal: Principal | None = None) -> P.Payment:
+        payment_id = parse_name(name, "payments", "pay")
+        async with self.db.read() as s:
+            row = await self._row(s, payment_id)
+            self._check_access(row, principal)
+            return await self._message(s, row)
+
+    async def list_payments(self, request: P.ListPaymentsRequest) -> P.ListPaymentsResponse:
+        size = page_size(request.page_size)
+        offset = self.tokens.decode(request.page_token, fingerprint(request)) if request.page_token else 0
+        query = select(PaymentRow).order_by(PaymentRow.created_at.desc(), PaymentRow.id.desc())
+        if request.target:
+            query = query.where(PaymentRow.target == request.target)
+        async with self.db.read() as s:
+            rows = list(await s.scalars(query.offset(offset).limit(size + 1)))
+            response = P.ListPaymentsResponse()
+            for row in rows[:size]:
+                response.payments.append(await self._message(s, row))
+        if len(rows) > size:
+            response.next_page_token = self.tokens.encode(offset + size, fingerprint(request))
+        return response
+
+    # -- complete action ---------------------------------------------------------------
+    async def complete_action(
+        self, request: P.CompletePaymentActionRequest, principal: Principal | None = None
+    ) -> P.Payment:
+        key = idempotency.check_key(request.idempotency_key)
+        operation = "CompletePaymentAction"
+        digest = idempotency.request_hash(operation, request)
+        replay = await self._replay(key, operation, digest, P.Payment)
+        if replay is not None:
+            return replay
+        payment_id = parse_name(request.name, "payments", "pay")
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            row = await self._row(s, payment_id, lock=True)
+            self._check_access(row, principal)
+            state = PaymentState(row.status)
+            if state is S.REQUIRES_ACTION and row.action_expires_at is not None and row.action_expires_at <= now:
+                expired = True
+            else:
+                expired = False
+                if state is not S.REQUIRES_ACTION:
+                    raise PaymentError(
+                        PAYMENT_ACTION_EXPIRED if row.error_code == "action_expired" else INVALID_PAYMENT_STATUS,
+                        f"Payment {payment_id} is {state.value}; there is no action to complete.",
+                        paymentId=payment_id, status=state.value, allowedStatuses="requires_action",
+                    )  # fmt: skip
+                await idempotency.claim(s, key, operation, digest, now, timedelta(seconds=self.settings.lock_timeout_s))
+                self._lock(row, key)
+                gateway = self.gateway(row.gateway)
+                ref = self._ref(row)
+        if expired:
+            await self.expire_actions()
+            raise PaymentError(
+                PAYMENT_ACTION_EXPIRED,
+                f"The action of payment {payment_id} expired; the payment was cancelled.",
+                paymentId=payment_id,
+            )
+        complete = CompleteActionRequest(ref, key, dict(request.action_data))
+        try:
+            result = await self._call("complete_action", row.gateway, lambda: gateway.complete_action(complete))
+        except GatewayError as exc:
+            await self._failed_call(payment_id, key, "complete_action", 0, exc)
+            raise _gateway_error("complete_action", row.gateway, exc) from exc
+        return await self._apply_result(payment_id, key, "complete_action", result)
+
+    # -- capture, void, refund -----------------------------------------------------------
+    async def _operate(
+        self,
+        operation: str,
+        kind: str,
+        request: Message,
+        name: str,
+        key_value: str,
+        prepare: Callable[[PaymentRow, PaymentGateway], int],
+        call: Callable[[PaymentGateway, PaymentRef, int, str, str], Awaitable[OperationResult]],
+        apply: Callable[[PaymentRow, OperationResult, int], str | None],
+        reason: str = "",
+    ) -> P.Payment:
+        """Claim, call, apply for capture, void and refund."""
+        key = idempotency.check_key(key_value)
+        digest = idempotency.request_hash(operation, request)
+        replay = await self._replay(key, operation, digest, P.Payment)
+        if replay is not None:
+            return replay
+        payment_id = parse_name(name, "payments", "pay")
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            row = await self._row(s, payment_id, lock=True)
+            gateway = self.gateway(row.gateway)
+            amount = prepare(row, gateway)
+            await idempotency.claim(s, key, operation, digest, now, timedelta(seconds=self.settings.lock_timeout_s))
+            self._lock(row, key)
+            ref = self._ref(row)
+            tx_id = new_id("ptx", now)
+        try:
+            result = await self._call(kind, row.gateway, lambda: call(gateway, ref, amount, key, tx_id))
+        except GatewayError as exc:
+            await self._failed_call(payment_id, key, kind, amount, exc)
+            raise _gateway_error(kind, row.gateway, exc) from exc
+        async with self.db.transaction() as s:
+            row = await self._row(s, payment_id, lock=True)
+            await self._ledger(s, row, kind, result.status.value, result.amount or amount, key, reference=result.reference,
+                               reason=reason, error_code=result.error_code, error_message=result.error_message, tx_id=tx_id)  # fmt: skip
+            event = apply(row, result, amount) if result.status is not OperationStatus.FAILED else None
+            self._unlock(row)
+            self._touch(row)
+            if event:
+                await self._event(s, row, event, amount=result.amount or amount, reason=reason)
+            await s.flush()
+            message = await self._message(s, row)
+            if result.status is OperationStatus.FAILED:
+                error: PaymentError | None = PaymentError(
+                    PAYMENT_DECLINED, f"The gateway refused the {kind}: {result.error_message or result.error_code}.",
+                    paymentId=payment_id, declineCode=result.error_code, operation=kind,
+                )  # fmt: skip
+                await idempotency.finish(s, key, error=error)
+            else:
+                error = None
+                await idempotency.finish(s, key, response=message)
+        if error is not None:
+            raise error
+        return message
+
+    async def capture(self, request: P.CapturePaymentRequest) -> P.Payment:
+        def prepare(row: PaymentRow, gateway: PaymentGateway) -> int:
+            return check_capture(gateway.config(), PaymentState(row.status), _amounts(row), request.amount, row.id)
+
+        async def call(gateway: PaymentGateway, ref: PaymentRef, amount: int, key: str, tx_id: str) -> OperationResult:
+            return await gateway.capture(CaptureRequest(ref, amount, key))
+
+        def apply(row: PaymentRow, result: OperationResult, amount: int) -> str | None:
+            if result.status is OperationStatus.PENDING:
+                return None  # a webhook reports the capture
+            row.status, row.amount_captured = S.SUCCEEDED.value, result.amount or amount
+            return "payment.captured"
+
+        return await self._operate(
+            "CapturePayment", "capture", request, request.name, request.idempotency_key, prepare, call, apply
+        )
+
+    async def void(self, request: P.VoidPaymentRequest) -> P.Payment:
+        def prepare(row: PaymentRow, gateway: PaymentGateway) -> int:
+            check_void(PaymentState(row.status), row.id)
+            return 0
+
+        async def call(gateway: PaymentGateway, ref: PaymentRef, amount: int, key: str, tx_id: str) -> OperationResult:
+            return await gateway.void(VoidRequest(ref, key))
+
+        def apply(row: PaymentRow, result: OperationResult, amount: int) -> str | None:
+            row.status = S.CANCELLED.value
+            row.action_type, row.action_data, row.action_expires_at = "", {}, None
+            return "payment.voided"
+
+        return await self._operate(
+            "VoidPayment", "void", request, request.name, request.idempotency_key, prepare, call, apply
+        )
+
+    async def refund(self, request: P.RefundPaymentRequest) -> P.Payment:
+        reason = request.reason or "requested_by_customer"
+        if reason not in REFUND_REASONS:
+            raise invalid("reason", f"must be one of {', '.join(REFUND_REASONS)}")
+
+        def prepare(row: PaymentRow, gateway: PaymentGateway) -> int:
+            return check_refund(gateway.config(), PaymentState(row.status), _amounts(row), request.amount, row.id)
+
+        async def call(gateway: PaymentGateway, ref: PaymentRef, amount: int, key: str, tx_id: str) -> OperationResult:
+            return await gateway.refund(RefundRequest(ref, amount, key, reason, tx_id))
+
+        def apply(row: PaymentRow, result: OperationResult, amount: int) -> str | None:
+            # A pending refund already counts against what is left, so two refunds can
+            # never exceed the capture; a failure webhook would give it back.
+            row.amount_refunded += result.amount or amount
+            if row.status != S.DISPUTED.value:
+                row.status = status_after_refund(row.amount_captured, row.amount_refunded).value
+            return "payment.refunded"
+
+        return await self._operate(
+            "RefundPayment", "refund", request, request.name, request.idempotency_key, prepare, call, apply, reason
+        )
+
+    # -- saved methods --------------------------------------------------------------------
+    def _customer(self, parent: str, principal: Principal | None, field: str = "parent") -> str:
+        customer_id = parse_name(parent, "customers", "cus", field)
+        own = customer_id_of(principal) if principal is not None else None
+        if principal is not None and principal.kind is PrincipalKind.CUSTOMER and own != customer_id:
+            raise RequestError(INSUFFICIENT_PERMISSIONS, "Customers see only their own payment methods.", parent=parent)
+        return customer_id
+
+    def _saving_gateway(self, code: str) -> PaymentGateway:
+        gateway = self.gateway(code)
+        if not gateway.config().supports_saved_methods:
+            raise PaymentError(
+                GATEWAY_CAPABILITY_UNSUPPORTED,
+                f"The {code} gateway has no saved methods.",
+                capability="saved_methods",
+                gateway=code,
+            )
+        return gateway
+
+    async def list_saved(
+        self, request: P.ListSavedPaymentMethodsRequest, principal: Principal | None = None
+    ) -> P.ListSavedPaymentMethodsResponse:
+        customer_id = self._customer(request.parent, principal)
+        gateway = self._saving_gateway(request.gateway)
+        try:
+            methods = await self._call("list_methods", request.gateway, lambda: gateway.list_methods(customer_id))
+        except (GatewayError, UnsupportedOperation) as exc:
+            raise _gateway_error("list_methods", request.gateway, exc) from exc
+        return P.ListSavedPaymentMethodsResponse(
+            payment_methods=[saved_method_message(customer_id, request.gateway, m) for m in methods]
+        )
+
+    async def save_method(
+        self, request: P.SavePaymentMethodRequest, principal: Principal | None = None
+    ) -> P.SavedPaymentMethod:
+        key = idempotency.check_key(request.idempotency_key)
+        operation = "SavePaymentMethod"
+        digest = idempotency.request_hash(operation, request)
+        replay = await self._replay(key, operation, digest, P.SavedPaymentMethod)
+        if replay is not None:
+            return replay
+        customer_id = self._customer(request.parent, principal)
+        gateway = self._saving_gateway(request.gateway)
+        if request.method_type and gateway.config().method(request.method_type) is None:
+            check_initiate(gateway.config(), request.method_type, 1, "USD", capture=True)
+        async with self.db.transaction() as s:
+            await idempotency.claim(
+                s, key, operation, digest, self.clock.now(), timedelta(seconds=self.settings.lock_timeout_s)
+            )
+        save = SaveMethodRequest(
+            customer_id, request.method_type or "card", dict(request.method_data), key, request.customer_email
+        )
+        try:
+            details = await self._call("save_method", request.gateway, lambda: gateway.save_method(save))
+        except (GatewayError, UnsupportedOperation) as exc:
+            async with self.db.transaction() as s:
+                await idempotency.release(s, key)
+            raise _gateway_error("save_method", request.gateway, exc) from exc
+        message = saved_method_message(customer_id, request.gateway, details)
+        async with self.db.transaction() as s:
+            await idempotency.finish(s, key, response=message)
+        return message
+
+    async def delete_saved(
+        self, request: P.DeleteSavedPaymentMethodRequest, principal: Principal | None = None
+    ) -> None:
+        parts = request.name.split("/")
+        if len(parts) != 4 or parts[2] != "paymentMethods" or not parts[3]:
+            raise invalid("name", "must look like customers/cus_.../paymentMethods/{token}")
+        customer_id = self._customer("/".join(parts[:2]), principal, "name")
+        gateway = self._saving_gateway(request.gateway)
+        try:
+            methods = await self._call("list_methods", request.gateway, lambda: gateway.list_methods(customer_id))
+            if all(m.token != parts[3] for m in methods):
+                raise PaymentError(
+                    SAVED_METHOD_NOT_FOUND,
+                    f"No saved method {parts[3]} for {customer_id} at {request.gateway}.",
+                    name=request.name,
+                )
+            await self._call("delete_method", request.gateway, lambda: gateway.delete_method(customer_id, parts[3]))
+        except (GatewayError, UnsupportedOperation) as exc:
+            raise _gateway_error("delete_method", request.gateway, exc) from exc
+
+    # -- inbound webhooks ---------------------------------------------------------------
+    async def receive_webhook(self, gateway_code: str, body: bytes, headers: Mapping[str, str]) -> dict[str, object]:
+        """Verify, deduplicate and queue an inbound webhook; the answer is sent at once and
+        the payment changes in the ``payments.webhook`` job."""
+        gateway = self.gateway(gateway_code)
+        now = self.clock.now()
+        try:
+            event = gateway.parse_webhook(WebhookRequest(body, headers, now, self.settings.webhook_tolerance_s))
+        except WebhookSignatureError as exc:
+            raise PaymentError(
+                WEBHOOK_SIGNATURE_INVALID, f"The {gateway_code} webhook was rejected: {exc}.", gateway=gateway_code
+            ) from exc
+        ignored = event.type is WebhookEventType.IGNORED
+        async with self.db.transaction() as s:
+            found = await s.scalar(
+                select(PaymentWebhookEventRow.id).where(
+                    PaymentWebhookEventRow.gateway == gateway_code, PaymentWebhookEventRow.event_id == event.event_id
+                )
+            )
+            if found is not None:
+                return {"received": True, "duplicate": True, "eventId": event.event_id}
+            row = PaymentWebhookEventRow(
+                id=new_id("pwh", now), gateway=gateway_code, event_id=event.event_id[:255], type=event.type.value,
+                provider_type=event.provider_type[:100], gateway_ref=event.gateway_ref[:255], amount=event.amount,
+                currency=event.currency[:3], data=dict(event.data), status="ignored" if ignored else "received",
+                note="event type not handled" if ignored else "", payment_id="", received_at=now, processed_at=None,
+            )  # fmt: skip
+            try:
+                async with s.begin_nested():
+                    s.add(row)
+            except IntegrityError as exc:
+                if not is_unique_violation(exc):
+                    raise
+                return {"received": True, "duplicate": True, "eventId": event.event_id}
+            if not ignored and self.queue is not None:
+                await self.queue.enqueue(s, WEBHOOK_KIND, {"webhook_id": row.id}, dedupe_key=f"pwh:{row.id}")
+        return {"received": True, "duplicate": False, "eventId": event.event_id, "ignored": ignored}
+
+    async def _webhook_job(self, job: Job) -> None:
+        outcome = await self.process_webhook(str(job.payload["webhook_id"]), last_attempt=job.is_last_attempt)
+        if outcome == "unmatched_retry":
+            raise RetryAfter(30.0, "no payment has this gateway reference yet; it may still be committing")
+
+    async def process_webhook(self, webhook_id: str, *, last_attempt: bool = True) -> str:
+        """Apply one stored webhook to its payment. Returns the webhook's new status
+        (processed, ignored, unmatched) or ``unmatched_retry`` when the payment may not be
+        committed yet (the job retries)."""
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            hook = await s.get(PaymentWebhookEventRow, webhook_id, with_for_update=True)
+            if hook is None or hook.status != "received":
+                return hook.status if hook is not None else "missing"
+            row = await s.scalar(
+                select(PaymentRow)
+                .where(PaymentRow.gateway == hook.gateway, PaymentRow.gateway_ref == hook.gateway_ref)
+                .with_for_update()
+            )
+            if row is None or not hook.gateway_ref:
+                if not last_attempt and hook.gateway_ref:
+                    return "unmatched_retry"
+                hook.status, hook.processed_at = "unmatched", now
+                hook.note = f"no payment of gateway {hook.gateway} has reference {hook.gateway_ref!r}"
+                log.warning("payment webhook %s (%s): %s", hook.event_id, hook.gateway, hook.note)
+                return hook.status
+            hook.payment_id = row.id
+            current = PaymentState(row.status)
+            moved = webhook_target(
+                WebhookEventType(hook.type), current, _amounts(row), hook.amount, row.status_before_dispute,
+                str(hook.data.get("outcome", "")),
+            )  # fmt: skip
+            hook.processed_at = now
+            if moved is None:
+                hook.status, hook.note = "ignored", f"no change applies to a {current.value} payment"
+                return hook.status
+            target, amounts = moved
+            refunded = amounts.refunded - row.amount_refunded
+            await self._ledger(s, row, "webhook", "succeeded", refunded if refunded > 0 else amounts.captured, reference=hook.event_id,
+                         reason=hook.type)  # fmt: skip
+            if target is S.DISPUTED:
+                row.status_before_dispute = current.value
+            row.status = target.value
+            row.amount_authorized, row.amount_captured, row.amount_refunded = (
+                amounts.authorized,
+                amounts.captured,
+                amounts.refunded,
+            )
+            if target is S.FAILED:
+                row.error_code = row.error_code or str(hook.data.get("error_code", "payment_failed"))
+            if target is not S.REQUIRES_ACTION:
+                row.action_type, row.action_data, row.action_expires_at = "", {}, None
+            self._touch(row)
+            event = (
+                "payment.dispute_closed" if current is S.DISPUTED and target is not S.DISPUTED else _EVENTS.get(target)
+            )
+            if event:
+                await self._event(s, row, event, source="webhook", providerEventId=hook.event_id)
+            hook.status = "processed"
+            return hook.status
+
+    # -- expiry -------------------------------------------------------------------------
+    async def _expire_job(self, job: Job) -> None:
+        await self.expire_actions()
+        await self.forget_old_keys()
+
+    async def forget_old_keys(self, limit: int = 1000) -> int:
+        """Delete finished idempotency keys older than ``idempotency_key_ttl_days``."""
+        before = self.clock.now() - timedelta(days=self.settings.idempotency_key_ttl_days)
+        async with self.db.transaction() as s:
+            keys = list(
+                await s.scalars(
+                    select(IdempotencyKeyRow.key)
+                    .where(IdempotencyKeyRow.created_at < before, IdempotencyKeyRow.state == idempotency.DONE)
+                    .limit(limit)
+                )
+            )
+            if keys:
+                await s.execute(delete(IdempotencyKeyRow).where(IdempotencyKeyRow.key.in_(keys)))
+        return len(keys)
+
+    async def expire_actions(self, limit: int = 100) -> int:
+        """Cancel payments whose customer action expired (S2): void at the gateway (best
+        effort; a failure leaves the payment for the next sweep), then mark cancelled."""
+        now = self.clock.now()
+        async with self.db.read() as s:
+            ids = list(
+                await s.scalars(
+                    select(PaymentRow.id)
+                    .where(PaymentRow.status == S.REQUIRES_ACTION.value, PaymentRow.action_expires_at <= now)
+                    .order_by(PaymentRow.action_expires_at)
+                    .limit(limit)
+                )
+            )
+        done = 0
+        for payment_id in ids:
+            key = f"expire:{payment_id}"
+            async with self.db.transaction() as s:
+                row = await self._row(s, payment_id, lock=True)
+                if row.status != S.REQUIRES_ACTION.value:
+                    continue
+                try:
+                    self._lock(row, key)
+                except PaymentError:
+                    continue
+                gateway = self.gateways.get(row.gateway)
+                ref = self._ref(row)
+            if gateway is not None:
+                try:
+                    await self._call("void", row.gateway, lambda g=gateway, r=ref, k=key: g.void(VoidRequest(r, k)))  # type: ignore[misc]
+                except (GatewayError, UnsupportedOperation) as exc:
+                    await self._failed_call(payment_id, key, "expire", 0, GatewayError(str(exc)))
+                    continue
+            async with self.db.transaction() as s:
+                row = await self._row(s, payment_id, lock=True)
+                self._unlock(row)
+                if row.status != S.REQUIRES_ACTION.value:
+                    continue
+                row.status = S.CANCELLED.value
+                row.error_code, row.error_message = "action_expired", "The customer action was not completed in time."
+                row.action_type, row.action_data, row.action_expires_at = "", {}, None
+                await self._ledger(s, row, "expire", "succeeded", 0, key)
+                self._touch(row)
+                await self._event(s, row, "payment.expired")
+                done += 1
+        return done
+
+
+def _amounts(row: PaymentRow) -> Amounts:
+    return Amounts(row.amount, row.amount_authorized, row.amount_captured, row.amount_refunded)

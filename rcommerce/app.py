@@ -26,9 +26,15 @@ from rcommerce.api.methods import MethodInfo, method_table
 from rcommerce.api.pipeline import Handler, Pipeline
 from rcommerce.api.rest.app import RestBridge
 from rcommerce.api.servicers.admin import ApiKeyServicer, MetaServicer
+from rcommerce.api.servicers.carts import CartServicer
 from rcommerce.api.servicers.catalog import CatalogServicer
 from rcommerce.api.servicers.events import EventServicer
+from rcommerce.api.servicers.inventory import InventoryServicer
 from rcommerce.api.servicers.notifications import NotificationServicer
+from rcommerce.api.servicers.promotions import PromotionServicer
+from rcommerce.api.servicers.regions import PriceListServicer, RegionServicer
+from rcommerce.api.servicers.shipping import ShippingServicer
+from rcommerce.api.servicers.tax import TaxServicer
 from rcommerce.cache.base import Cache
 from rcommerce.cache.factory import create_cache
 from rcommerce.clock import Clock, SystemClock
@@ -37,10 +43,38 @@ from rcommerce.db.database import Database
 from rcommerce.db.migrate import ensure_current
 from rcommerce.domain.admin.keys import ApiKeys, looks_like_api_key
 from rcommerce.domain.admin.models import StoreSetting
+from rcommerce.domain.carts.service import CartService
+from rcommerce.domain.carts.wiring import build_cart_service
 from rcommerce.domain.catalog.service import CatalogService
+from rcommerce.domain.customers.directory import CustomerDirectory
+from rcommerce.domain.customers.wiring import CustomerServices, build_customer_services
+from rcommerce.domain.inventory.jobs import register_inventory_jobs
+from rcommerce.domain.inventory.service import InventoryService
+from rcommerce.domain.payments.service import PaymentService
+from rcommerce.domain.payments.wiring import build_payment_service, payment_raw_posts, payment_servicer
+from rcommerce.domain.price_lists.service import PriceListService
+from rcommerce.domain.promotions.service import PromotionService
+from rcommerce.domain.regions.rules import KnownProviders
+from rcommerce.domain.regions.service import RegionService
+from rcommerce.domain.shipping.jobs import register_shipping_jobs
+from rcommerce.domain.shipping.quoting import ShippingQuoter
+from rcommerce.domain.shipping.service import ShippingService
+from rcommerce.domain.tax.wiring import TaxServices, build_tax
 from rcommerce.events.stream import EventStream
+from rcommerce.events.wakeup import EventSignal, create_signal
 from rcommerce.events.wiring import EventServices, build_event_services
-from rcommerce.gen.v1 import admin_pb2_grpc, catalog_pb2_grpc, events_pb2_grpc, notifications_pb2_grpc
+from rcommerce.gen.v1 import (
+    admin_pb2_grpc,
+    carts_pb2_grpc,
+    catalog_pb2_grpc,
+    events_pb2_grpc,
+    inventory_pb2_grpc,
+    notifications_pb2_grpc,
+    promotions_pb2_grpc,
+    regions_pb2_grpc,
+    shipping_pb2_grpc,
+    tax_pb2_grpc,
+)
 from rcommerce.notifications.service import NotificationService
 from rcommerce.notifications.templates import Templates
 from rcommerce.pagination import PageTokens
@@ -121,6 +155,16 @@ class App:
     services: Services = field(init=False)
     events: EventServices = field(init=False)
     notifications: NotificationService = field(init=False)
+    event_signal: EventSignal = field(init=False)
+    customers: CustomerServices = field(init=False)
+    promotions: PromotionService = field(init=False)
+    tax: TaxServices = field(init=False)
+    carts: CartService = field(init=False)
+    regions: RegionService = field(init=False)
+    price_lists: PriceListService = field(init=False)
+    shipping: ShippingService = field(init=False)
+    inventory: InventoryService = field(init=False)
+    payments: PaymentService = field(init=False)
     methods: dict[str, MethodInfo] = field(init=False)
     bridge: RestBridge = field(init=False)
     grpc_port: int = 0
@@ -137,6 +181,8 @@ class App:
         self.plugins.load()
         self.providers = self.plugins.collect_providers()
         self.db = Database(s.database)
+        self.event_signal = create_signal(s.cache.url)
+        self.db.on_outbox_commit = self.event_signal.committed
         await ensure_current(self.db, auto_migrate=s.database.auto_migrate_embedded)
         self.cache = create_cache(s.cache)
         secret = await load_secret_key(self.db, s)
@@ -144,6 +190,28 @@ class App:
         keys = ApiKeys(self.db, self.cache, self.clock, s.cache.auth_ttl_s)
         catalog = CatalogService(self.db, self.cache, self.clock, tokens, cache_ttl_s=s.cache.catalog_ttl_s)
         self.services = Services(keys, catalog, tokens)
+
+        async def mail_reset_link(session: AsyncSession, event: Event) -> object:
+            # In-transaction: the reset link reaches notifications without entering the outbox.
+            return await self.notifications.on_event(session, event)
+
+        self.carts = build_cart_service(self.db, self.clock, s, self.providers)
+        self.customers = build_customer_services(
+            self.db, self.cache, self.clock, s, secret, tokens, on_password_reset=[mail_reset_link],
+            on_sign_in=[self.carts.merge_on_sign_in],
+        )
+        self.promotions = PromotionService(self.db, self.clock, tokens, CustomerDirectory(self.clock))
+        self.tax = await build_tax(self.db, self.clock, tokens, s.tax, self.providers.tax_providers, self.providers.vat_validators)
+        installed = {
+            "payment": frozenset(self.providers.payment_gateways),
+            "shipping": frozenset(self.providers.shipping_carriers),
+            "tax": frozenset(self.providers.tax_providers),
+        }
+        self.regions = RegionService(self.db, self.clock, tokens, KnownProviders(installed))
+        self.price_lists = PriceListService(self.db, self.clock, tokens)
+        self.shipping = ShippingService(
+            self.db, self.clock, tokens, ShippingQuoter(self.clock, self.providers.shipping_carriers, s.shipping)
+        )
 
         async def notify(session: AsyncSession, event: Event) -> object:
             # Late-bound: the notification service needs the queue built just below.
@@ -163,8 +231,17 @@ class App:
             self.db, self.clock, self.events.queue, templates, channels=self.providers.notification_channels
         )
         self.notifications.register_jobs()
+        self.inventory = InventoryService(
+            self.db, self.cache, self.clock, tokens, low_stock_threshold=s.inventory.low_stock_threshold,
+            reservation_timeout_minutes=s.inventory.reservation_timeout_minutes,
+        )  # fmt: skip
+        register_inventory_jobs(self.events.queue, self.inventory)
+        register_shipping_jobs(self.events.queue, self.shipping)
+        self.payments = build_payment_service(
+            self.db, self.clock, s, self.providers.payment_gateways, tokens, self.events.queue
+        )
         self.methods = method_table()
-        self.pipeline = Pipeline([_ApiKeyVerifier(keys)], self.clock, access_log=s.logging.access_log)
+        self.pipeline = Pipeline([_ApiKeyVerifier(keys), self.customers.verifier], self.clock, access_log=s.logging.access_log)
 
     def _servicers(self) -> list[tuple[str, Any, Callable[[Any, grpc.aio.Server], None]]]:
         """(service full name, servicer, generated registration function) per service."""
@@ -173,9 +250,18 @@ class App:
             ("rcommerce.v1.ApiKeyService", ApiKeyServicer(svc.api_keys, svc.page_tokens), admin_pb2_grpc.add_ApiKeyServiceServicer_to_server),
             ("rcommerce.v1.MetaService", MetaServicer(), admin_pb2_grpc.add_MetaServiceServicer_to_server),
             ("rcommerce.v1.CatalogService", CatalogServicer(svc.catalog), catalog_pb2_grpc.add_CatalogServiceServicer_to_server),
+            ("rcommerce.v1.PromotionService", PromotionServicer(self.promotions), promotions_pb2_grpc.add_PromotionServiceServicer_to_server),
+            ("rcommerce.v1.CartService", CartServicer(self.carts), carts_pb2_grpc.add_CartServiceServicer_to_server),
+            ("rcommerce.v1.RegionService", RegionServicer(self.regions), regions_pb2_grpc.add_RegionServiceServicer_to_server),
+            ("rcommerce.v1.TaxService", TaxServicer(self.tax.service), tax_pb2_grpc.add_TaxServiceServicer_to_server),
+            ("rcommerce.v1.PriceListService", PriceListServicer(self.price_lists), regions_pb2_grpc.add_PriceListServiceServicer_to_server),
+            ("rcommerce.v1.ShippingService", ShippingServicer(self.shipping), shipping_pb2_grpc.add_ShippingServiceServicer_to_server),
+            *self.customers.servicers(),
             *self.events.servicers(),
-            ("rcommerce.v1.EventService", EventServicer(EventStream(self.db)), events_pb2_grpc.add_EventServiceServicer_to_server),
+            ("rcommerce.v1.EventService", EventServicer(EventStream(self.db, signal=self.event_signal)), events_pb2_grpc.add_EventServiceServicer_to_server),
             ("rcommerce.v1.NotificationService", NotificationServicer(self.notifications, svc.page_tokens), notifications_pb2_grpc.add_NotificationServiceServicer_to_server),
+            ("rcommerce.v1.InventoryService", InventoryServicer(self.inventory), inventory_pb2_grpc.add_InventoryServiceServicer_to_server),
+            payment_servicer(self.payments),
         ]
 
     async def start(self, grpc_socket_port: int | None = None, http_sock: socket.socket | None = None) -> None:
@@ -198,6 +284,7 @@ class App:
             self.pipeline, self.methods, handlers, max_body_bytes=s.max_request_bytes,
             emit_unpopulated=s.emit_unpopulated, cors_origins=self.settings.security.cors_origins,
             extra_endpoints={"/healthz": self._healthz, "/readyz": self._readyz, "/metrics": self._metrics, "/openapi.json": self._openapi},
+            raw_posts=payment_raw_posts(self.payments),
         )
         sock = http_sock or bind_socket(s.host, s.http_port)
         self.http_port = sock.getsockname()[1]
@@ -212,6 +299,7 @@ class App:
             if self._http_task.done():
                 self._http_task.result()
             await asyncio.sleep(0.01)
+        await self.event_signal.start()
         await self.plugins.startup(app=self)
         if s.run_workers_in_process:
             await self.events.start()
@@ -233,6 +321,8 @@ class App:
         await asyncio.gather(*waits, return_exceptions=True)
         await self.plugins.shutdown(app=self)
         await self.events.stop()
+        await self.event_signal.stop()
+        await self.customers.close()
         await self.cache.close()
         await self.db.dispose()
         log.info("rcommerce stopped")

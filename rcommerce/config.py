@@ -125,6 +125,147 @@ class NotificationsSettings(_Section):
     support_email: str = "support@example.com"
 
 
+class ShippingSettings(_Section):
+    """``[shipping]``: quoting (docs/shipping.md)."""
+
+    #: How long a stored shipping quote can be selected, minutes.
+    quote_ttl_minutes: int = Field(30, ge=1, le=7 * 24 * 60)
+    #: Seconds a carrier may take to answer a quote before it counts as failed (CARRIER_ERROR).
+    carrier_timeout_s: float = Field(10.0, gt=0, le=60)
+    #: Heaviest parcel the packer fills, grams; heavier shipments are split into parcels.
+    max_parcel_weight_grams: int = Field(30000, ge=1)
+    #: Where shipments leave from (sent to carriers as the origin).
+    origin_country: str = "US"
+    origin_region: str = "CA"
+    origin_postal_code: str = "94102"
+    origin_city: str = "San Francisco"
+
+
+class TaxRateSeed(_Section):
+    """One rate of a ``[[tax.zones]]`` seed."""
+
+    name: str = Field(min_length=1, max_length=255)
+    #: Decimal fraction as a string: "0.0875".
+    rate: str = Field(pattern=r"^(0(\.\d{1,6})?|1(\.0{1,6})?)$")
+    #: Category code ("" = the zone's standard rate); created when missing.
+    category: str = ""
+    applies_to_shipping: bool = True
+
+
+class TaxZoneSeed(_Section):
+    """A ``[[tax.zones]]`` entry, created at start-up when no zone has its code."""
+
+    code: str = Field(min_length=1, max_length=64)
+    name: str = ""
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    region: str = ""
+    postal_patterns: list[str] = []
+    rates: list[TaxRateSeed] = []
+
+
+class TaxSettings(_Section):
+    """``[tax]``: provider, seller country and seeded zones (docs/tax.md)."""
+
+    #: Seller's country (ISO alpha-2) for EU B2B reverse charge; "" never applies it.
+    origin_country: str = Field("", pattern=r"^([A-Z]{2})?$")
+    #: Tax provider used when a region names none.
+    default_provider: str = "builtin"
+    #: Days a registry validator's answer for a VAT id is reused.
+    vat_cache_days: int = Field(30, ge=0, le=365)
+    #: Zones and rates created at start-up when missing (existing codes are left alone).
+    zones: list[TaxZoneSeed] = []
+
+
+class InventorySettings(_Section):
+    """``[inventory]``: stock reservations and low-stock alerts (docs/inventory.md)."""
+
+    #: Minutes a reservation made without an explicit expiry (CreateReservation) is held.
+    reservation_timeout_minutes: int = Field(30, ge=1)
+    #: Units: a variant with fewer available is low; below half of it, critical.
+    low_stock_threshold: int = Field(20, ge=0)
+
+
+class PaymentsSettings(_Section):
+    """``[payments]``: payment sessions and inbound gateway webhooks (docs/payments.md)."""
+
+    #: Inbound webhook signatures older or newer than this many seconds are rejected.
+    webhook_tolerance_s: int = Field(300, ge=1, le=3600)
+    #: Seconds a customer action (3-D Secure, redirect) may take before the payment is
+    #: cancelled, when the gateway gives no expiry of its own (30 minutes).
+    action_expiry_s: int = Field(1800, ge=60, le=7 * 86_400)
+    #: Seconds a gateway may take to answer before the call counts as failed
+    #: (PAYMENT_GATEWAY_ERROR; retrying with the same idempotency key is safe).
+    gateway_timeout_s: float = Field(30.0, gt=0, le=300)
+    #: Seconds after which an operation that never finished (a crashed process) no longer
+    #: blocks its payment or its idempotency key.
+    lock_timeout_s: int = Field(120, ge=1, le=3600)
+    #: Days a stored idempotency key (and its answer) is kept; older keys are deleted by
+    #: the every-minute payments sweep, and a retry after that is a new request.
+    idempotency_key_ttl_days: int = Field(30, ge=1, le=365)
+
+
+class CartsSettings(_Section):
+    """``[carts]``: cart lifetime (docs/carts-and-pricing.md)."""
+
+    #: Days a cart lives after its last change; then it is expired (CART_EXPIRED, 410).
+    ttl_days: int = Field(30, ge=1, le=365)
+
+
+class OrdersSettings(_Section):
+    """``[orders]``: the built-in fraud rules and thresholds (docs/orders.md, core-domain §3.15)."""
+
+    #: Orders whose total reaches this amount (major units of the order currency) score +30.
+    fraud_high_value_threshold: str = Field("1000.00", pattern=r"^\d{1,12}(\.\d{1,3})?$")
+    #: Score a first order at or above the threshold adds 50 (off by default, as in the spec).
+    fraud_new_customer_rule: bool = False
+    #: Scores: at or above block_at the order is held as payment_blocked_by_fraud; at or
+    #: above review_at it is held for review (on_hold); at or above monitor_at it is watched.
+    fraud_block_at: int = Field(75, ge=0, le=100)
+    fraud_review_at: int = Field(50, ge=0, le=100)
+    fraud_monitor_at: int = Field(25, ge=0, le=100)
+
+
+class CheckoutSettings(_Section):
+    """``[checkout]``: checkout completion and the reconciler (docs/checkout.md)."""
+
+    #: Seconds after which an authorization that no order took is voided by the
+    #: reconciler (a crash between authorization and order placement).
+    orphan_timeout_s: int = Field(900, ge=0, le=7 * 86_400)
+    #: Seconds a completion holds its cart's lease; a crashed completion blocks the cart
+    #: (CHECKOUT_IN_PROGRESS) at most this long.
+    lease_timeout_s: int = Field(120, ge=1, le=3600)
+    #: Seconds a repeated completion with the same idempotency key waits for the one in
+    #: flight before it answers CHECKOUT_IN_PROGRESS.
+    in_progress_wait_s: float = Field(10.0, ge=0, le=120)
+    #: Testing only: "crash_after_authorize" ends the process right after the gateway
+    #: authorized a checkout payment (the crash test of the reconciler). Keep "".
+    fault_injection: Literal["", "crash_after_authorize"] = ""
+
+
+class CustomersSettings(_Section):
+    """``[customers]``: customer sign-in sessions and password resets."""
+
+    #: Lifetime of a customer access token, seconds (15 minutes).
+    access_token_ttl_s: int = Field(900, ge=60, le=86_400)
+    #: Lifetime of a sign-in session and its refresh tokens, seconds (30 days).
+    refresh_token_ttl_s: int = Field(2_592_000, ge=3600)
+    #: Lifetime of a password-reset token, seconds (1 hour).
+    password_reset_ttl_s: int = Field(3600, ge=300, le=86_400)
+    #: Link mailed for a password reset; ``{token}`` is replaced by the token.
+    password_reset_url: str = "http://localhost:3000/account/reset-password?token={token}"  # noqa: S105 - a URL template
+    #: Sign-in attempts allowed per minute, per client address and per email.
+    sign_in_limit_per_minute: int = Field(10, ge=1)
+    #: Sign-in attempts allowed at once before the per-minute pace applies.
+    sign_in_burst: int = Field(10, ge=1)
+
+    @field_validator("password_reset_url")
+    @classmethod
+    def _has_token(cls, url: str) -> str:
+        if "{token}" not in url:
+            raise ValueError("must contain {token}")
+        return url
+
+
 class LoggingSettings(_Section):
     """``[logging]``."""
 
@@ -167,6 +308,14 @@ class Settings(BaseModel):
     logging: LoggingSettings = LoggingSettings()
     webhooks: WebhooksSettings = WebhooksSettings()
     notifications: NotificationsSettings = NotificationsSettings()
+    inventory: InventorySettings = InventorySettings()
+    shipping: ShippingSettings = ShippingSettings()
+    tax: TaxSettings = TaxSettings()
+    carts: CartsSettings = CartsSettings()
+    checkout: CheckoutSettings = CheckoutSettings()
+    orders: OrdersSettings = OrdersSettings()
+    payments: PaymentsSettings = PaymentsSettings()
+    customers: CustomersSettings = CustomersSettings()
     plugins: PluginsSettings = PluginsSettings()
 
     #: The file the settings came from, if any (not a setting).

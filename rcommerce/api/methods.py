@@ -11,13 +11,35 @@ from google.protobuf import symbol_database
 from google.protobuf.descriptor import FileDescriptor, MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import Message
 
-from rcommerce.gen.v1 import admin_pb2, catalog_pb2, events_pb2, notifications_pb2, webhooks_pb2
+from rcommerce.gen.v1 import (
+    admin_pb2,
+    carts_pb2,
+    catalog_pb2,
+    customers_pb2,
+    events_pb2,
+    inventory_pb2,
+    notifications_pb2,
+    payments_pb2,
+    promotions_pb2,
+    regions_pb2,
+    shipping_pb2,
+    tax_pb2,
+    webhooks_pb2,
+)
 from rcommerce.gen.v1 import annotations_pb2 as rc_annotations
 
 #: Generated modules whose services the server exposes. Contexts add theirs here.
 SERVICE_FILES: tuple[FileDescriptor, ...] = (
     admin_pb2.DESCRIPTOR, catalog_pb2.DESCRIPTOR, events_pb2.DESCRIPTOR, webhooks_pb2.DESCRIPTOR,
     notifications_pb2.DESCRIPTOR,
+    promotions_pb2.DESCRIPTOR,
+    carts_pb2.DESCRIPTOR,
+    regions_pb2.DESCRIPTOR,
+    shipping_pb2.DESCRIPTOR,
+    tax_pb2.DESCRIPTOR,
+    inventory_pb2.DESCRIPTOR,
+    customers_pb2.DESCRIPTOR,
+    payments_pb2.DESCRIPTOR,
 )
 
 

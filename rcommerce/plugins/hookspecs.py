@@ -30,6 +30,7 @@ from rcommerce.plugins.providers import (
     ShippingCarrier,
     StorageBackend,
     TaxProvider,
+    VatValidator,
 )
 
 __all__ = ["PluginConfig", "hookspec"]
@@ -54,7 +55,9 @@ def rcommerce_payment_gateways(config: PluginConfig) -> list[PaymentGateway]:  #
     results are collected; gateway ``code`` values must be unique across plugins, and a
     duplicate stops start-up naming both plugins. Raising, returning a coroutine or
     returning an object that is not a :class:`~rcommerce.plugins.providers.PaymentGateway`
-    stops start-up with a ``PluginError`` naming the plugin. Since 0.1.
+    stops start-up with a ``PluginError`` naming the plugin. The contract each method
+    honours is in docs/plugins.md ("Payment gateways"); run the conformance kit
+    :mod:`rcommerce.testing.payments` against your gateway. Since 0.1.
 
     :param config: This plugin's validated settings (see ``PluginConfig``).
     :returns: The gateways to register; ``[]`` when unconfigured.
@@ -134,6 +137,23 @@ def rcommerce_fraud_providers(config: PluginConfig) -> list[FraudProvider]:  # t
 
     :param config: This plugin's validated settings.
     :returns: The fraud providers to register; ``[]`` when unconfigured.
+
+    Implemented by plugins; called only by the plugin host.
+    """
+
+
+@hookspec
+def rcommerce_vat_validators(config: PluginConfig) -> list[VatValidator]:  # type: ignore[empty-body]
+    """Return the EU VAT id validators (for example a VIES client) this plugin offers.
+
+    Called once per process at start-up with this plugin's own settings; sync, no I/O.
+    The built-in ``format`` validator (national format and check digits) always runs
+    first; the others are asked in registration order for ids that pass it. Validator
+    ``code`` values must be unique. Raising stops start-up with a ``PluginError`` naming
+    the plugin. Since 0.1.
+
+    :param config: This plugin's validated settings.
+    :returns: The validators to register; ``[]`` when unconfigured.
 
     Implemented by plugins; called only by the plugin host.
     """

@@ -37,6 +37,7 @@ from rcommerce.plugins.providers import (
     ShippingCarrier,
     StorageBackend,
     TaxProvider,
+    VatValidator,
 )
 
 __all__ = [
@@ -68,6 +69,7 @@ ProviderKind = Literal[
     "notification_channels",
     "tax_providers",
     "fraud_providers",
+    "vat_validators",
 ]
 
 #: Provider kind -> the Protocol each provider must satisfy. The hook is ``rcommerce_<kind>``.
@@ -79,6 +81,7 @@ PROVIDER_KINDS: Mapping[ProviderKind, type] = MappingProxyType(
         "notification_channels": NotificationChannel,
         "tax_providers": TaxProvider,
         "fraud_providers": FraudProvider,
+        "vat_validators": VatValidator,
     }
 )
 
@@ -176,6 +179,10 @@ class ProviderRegistry:
     @property
     def fraud_providers(self) -> dict[str, FraudProvider]:
         return self.by_kind["fraud_providers"]  # type: ignore[return-value]
+
+    @property
+    def vat_validators(self) -> dict[str, VatValidator]:
+        return self.by_kind["vat_validators"]  # type: ignore[return-value]
 
 
 @dataclass(slots=True)

@@ -116,8 +116,13 @@ def test_builtins_are_registered_and_offer_their_providers(installed: Callable[.
     assert (info.name, info.distribution, info.builtin) == ("builtin", "rcommerce", True)
     assert info.providers == {
         "notification_channels": ("file", "log"),
+        "payment_gateways": ("manual", "test"),
         "storage_backends": ("local",),
+        "tax_providers": ("builtin",),
+        "vat_validators": ("format",),
     }
+    assert set(registry.payment_gateways) == {"manual", "test"}
+    assert set(registry.tax_providers) == {"builtin"}
 
 
 def test_real_discovery_finds_the_builtin_entry_point() -> None:

@@ -49,6 +49,10 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Endpoint = Callable[[], Awaitable[tuple[int, bytes, str]]]
+#: A raw POST endpoint under a path prefix: called with the rest of the path (one
+#: segment), the lower-cased headers and the body exactly as received; answers
+#: (status, JSON body). For inbound webhooks whose signatures cover the raw bytes.
+RawEndpoint = Callable[[str, Mapping[str, str], bytes], Awaitable[tuple[int, bytes]]]
 
 _SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"strict-origin-when-cross-origin")]
 _JSON = "application/json"
@@ -117,6 +121,7 @@ class RestBridge:
         max_body_bytes: int,
         emit_unpopulated: bool = True,
         extra_endpoints: Mapping[str, Endpoint] | None = None,
+        raw_posts: Mapping[str, RawEndpoint] | None = None,
         cors_origins: list[str] | None = None,
         sse_keepalive_s: float = 15.0,
     ) -> None:
@@ -126,6 +131,7 @@ class RestBridge:
         self._max_body = max_body_bytes
         self._emit = emit_unpopulated
         self._extra = dict(extra_endpoints or {})
+        self._raw_posts = dict(raw_posts or {})
         self._cors = set(cors_origins or [])
         self._render_cache = _RenderCache()
         self.sse_keepalive_s = sse_keepalive_s
@@ -210,6 +216,11 @@ class RestBridge:
         self, scope: Scope, receive: Receive, headers: dict[str, str], verb: str, path: str, request_id: str,
         extra_headers: list[tuple[bytes, bytes]],
     ) -> tuple[int, bytes] | _OpenStream:
+        if verb == "POST":
+            for prefix, raw in self._raw_posts.items():
+                rest = path[len(prefix) :] if path.startswith(prefix) else ""
+                if rest and "/" not in rest:
+                    return await raw(rest, headers, await self._read_body(scope, receive, headers))
         matched = self.routes.match("GET" if verb == "HEAD" else verb, path)
         if matched is None:
             allowed = self.routes.allowed_verbs(path)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -44,6 +46,30 @@ class FrozenClock:
         step = timedelta(seconds=seconds, **delta)
         self._now += step
         self._mono += step.total_seconds()
+
+
+class PausableClock:
+    """The real clock, which a test can stop for a while: a live server whose behaviour
+    depends on elapsed time (rate limits refill, tokens expire) then behaves the same on a
+    slow machine as on a fast one."""
+
+    def __init__(self) -> None:
+        self._paused: tuple[datetime, float] | None = None
+
+    def now(self) -> datetime:
+        return self._paused[0] if self._paused else datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return self._paused[1] if self._paused else time.monotonic()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop time inside the block; it resumes at real time afterwards."""
+        self._paused = (datetime.now(UTC), time.monotonic())
+        try:
+            yield
+        finally:
+            self._paused = None
 
 
 def as_utc(value: datetime) -> datetime:

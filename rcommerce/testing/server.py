@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from rcommerce.app import App, bind_socket
-from rcommerce.clock import Clock, SystemClock
+from rcommerce.clock import Clock, PausableClock
 from rcommerce.config import load_settings
 from rcommerce.testing.client import GrpcClient, RestClient
 
@@ -18,6 +18,10 @@ class LiveServer:
     def __init__(self, app: App, admin_key: str) -> None:
         self.app = app
         self.admin_key = admin_key
+
+    @property
+    def clock(self) -> Clock:
+        return self.app.clock
 
     @property
     def grpc_target(self) -> str:
@@ -50,7 +54,8 @@ async def live_server(database_url: str, clock: Clock | None = None, **sections:
     for name, values in sections.items():
         overrides[name] = {**overrides.get(name, {}), **values}
     settings = load_settings(path=None, environ={}, overrides=overrides)
-    app = App(settings, clock or SystemClock())
+    # A pausable real clock, so time-dependent tests hold time still instead of racing it.
+    app = App(settings, clock or PausableClock())
     await app.start(grpc_socket_port=0, http_sock=bind_socket("127.0.0.1", 0, reuse_port=False))
     try:
         key = (await app.services.api_keys.create("test admin", "secret", ["admin"])).key

@@ -1,0 +1,388 @@
+"""Order placement: turns a priced cart (or a priced draft) into an order, in the
+CALLER's transaction (core-domain §3.8, DECISIONS 14).
+
+:meth:`OrderPlacement.place`:
+
+1. resolves the customer (``customer_id``, else the guest customer of ``email``);
+2. takes the next order number (``repository.next_number``: race-free, consecutive);
+3. snapshots lines (title, SKU, variant, quantity, unit and original price, discount,
+   tax components), addresses, totals, promotions, shipping choice and region;
+4. re-references the given payments to the order;
+5. reserves stock for every line (``Stock.reserve(..., reference="orders/ord_...")``):
+   INSUFFICIENT_INVENTORY propagates and rolls the whole transaction back;
+6. records promotion usage atomically (usage limits: COUPON_USAGE_LIMIT /
+   COUPON_CUSTOMER_LIMIT roll back too) and the tax lines for reports;
+7. runs the fraud rules (``fraud.assess``) and every fraud provider: *review* puts the
+   order ``on_hold`` (hold_reason ``fraud_review``); *block* also puts it ``on_hold``
+   (hold_reason ``payment_blocked_by_fraud``) and appends ``order.fraud_detected``: a
+   person approves or cancels it; placement never calls a gateway, so it cannot void.
+   The providers are asked before the order number is taken, so a slow one holds no lock;
+8. adds one to the customer's ``orders_count``;
+9. appends ``order.created`` (+ ``order.on_hold``) to the outbox, then derives the
+   payment status: authorized or paid payments confirm a pending order.
+
+It does not call gateways and does not convert the cart (checkout does both).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import column, table, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rcommerce.domain.carts.service import PricedCart
+from rcommerce.domain.customers.directory import CustomerDirectory, CustomerProfile
+from rcommerce.domain.customers.errors import CUSTOMER_NOT_FOUND
+from rcommerce.domain.inventory.stock import Stock
+from rcommerce.domain.orders import convert
+from rcommerce.domain.orders.errors import ORDER_EMAIL_REQUIRED, ORDER_EMPTY, OrderError
+from rcommerce.domain.orders.fraud import FraudInput, FraudResult, FraudSettings, Recommendation, RuleHit, assess
+from rcommerce.domain.orders.models import OrderLineRow, OrderRow, OrderTagRow
+from rcommerce.domain.orders.repository import SYSTEM_ACTOR, OrderRepository, next_number
+from rcommerce.domain.orders.states import FulfillmentStatus, OrderStatus, PaymentStatus
+from rcommerce.domain.promotions.evaluator import PromotionEvaluator
+from rcommerce.domain.tax.transactions import record_tax_lines
+from rcommerce.ids import new_id
+from rcommerce.plugins.providers import (
+    FraudCheckRequest,
+    FraudDecision,
+    FraudProvider,
+    TaxComponent,
+    TaxResult,
+)
+
+__all__ = [
+    "OrderPlacement",
+    "OrderSnapshot",
+    "PlacedOrder",
+    "PlacementRequest",
+    "SnapshotLine",
+    "snapshot_from_cart",
+]
+
+log = logging.getLogger("rcommerce.orders")
+
+_customers = table("customers", column("id"), column("orders_count"))
+_SEVERITY = {Recommendation.APPROVE: 0, Recommendation.MONITOR: 1, Recommendation.REVIEW: 2, Recommendation.BLOCK: 3}
+_DECISION = {FraudDecision.ALLOW: Recommendation.APPROVE, FraudDecision.REVIEW: Recommendation.REVIEW,
+             FraudDecision.DENY: Recommendation.BLOCK}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotLine:
+    """One line as it goes onto the order."""
+
+    source_line_id: str
+    product_id: str
+    variant_id: str
+    title: str
+    variant_title: str
+    sku: str
+    quantity: int
+    unit_price: int
+    original_unit_price: int
+    price_list_id: str
+    subtotal: int
+    discount: int
+    tax: int
+    total: int
+    tax_components: tuple[TaxComponent, ...] = ()
+    tax_category: str = ""
+    requires_shipping: bool = True
+    #: The line id the tax result uses; "" means ``source_line_id``.
+    pricing_line_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSnapshot:
+    """Everything an order copies, already priced (from a cart or a draft)."""
+
+    region_id: str
+    currency: str
+    lines: tuple[SnapshotLine, ...]
+    subtotal: int
+    discount_total: int
+    shipping_total: int
+    shipping_discount: int
+    item_tax: int
+    shipping_tax: int
+    tax_total: int
+    total: int
+    tax: TaxResult
+    prices_include_tax: bool
+    customer: CustomerProfile | None = None
+    email: str = ""
+    cart_id: str = ""
+    shipping_address: dict[str, object] | None = None
+    billing_address: dict[str, object] | None = None
+    vat_id: str = ""
+    shipping_quote_id: str = ""
+    shipping_provider: str = ""
+    shipping_service: str = ""
+    shipping_method: str = ""
+    #: [{promotion_id, code, title, amount, free_shipping}].
+    promotions: tuple[Mapping[str, object], ...] = ()
+    coupon_codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementRequest:
+    source: str  # "checkout" | "admin" | "draft"
+    #: From ``CartService.price(...)``; drafts pass an :class:`OrderSnapshot`.
+    priced: PricedCart | OrderSnapshot
+    email: str
+    #: "" → guest: the customer of ``email``, created as a guest when there is none.
+    customer_id: str
+    payment_ids: tuple[str, ...] = ()
+    ip_address: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    customer_note: str = ""
+    #: Who placed it, for the status history ("apiKeys/...", "customers/...").
+    actor: str = SYSTEM_ACTOR
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedOrder:
+    id: str  # "ord_..."
+    name: str  # "orders/ord_..."
+    number: str  # "1001"
+    status: str
+    total: int
+    currency: str
+
+
+def _components(components: Sequence[TaxComponent]) -> list[dict[str, object]]:
+    return [
+        {"name": c.name, "rate": format(c.rate.normalize(), "f"), "amount": c.amount, "jurisdiction": c.jurisdiction,
+         "rate_id": c.rate_id}
+        for c in components
+    ]  # fmt: skip
+
+
+def _tax_summary(lines: Sequence[SnapshotLine], tax: TaxResult) -> list[dict[str, object]]:
+    """Tax per (name, rate, jurisdiction) over lines and shipping, in first-seen order."""
+    sums: dict[tuple[str, Decimal, str], int] = {}
+    for c in [c for line in lines for c in line.tax_components] + list(tax.shipping):
+        key = (c.name, c.rate, c.jurisdiction)
+        sums[key] = sums.get(key, 0) + c.amount
+    return [
+        {"name": n, "rate": format(r.normalize(), "f"), "amount": a, "jurisdiction": j}
+        for (n, r, j), a in sums.items()
+    ]  # fmt: skip
+
+
+def snapshot_from_cart(priced: PricedCart) -> OrderSnapshot:
+    """The order snapshot of a priced cart."""
+    cart = priced.cart
+    breakdown = priced.pricing.breakdown
+    items = {item.id: item for item in cart.line_items}
+    by_line = {line.line_id: line for line in breakdown.lines}
+    lines = []
+    for line in priced.lines:
+        item, p = items.get(line.line_id), by_line[line.line_id]
+        lines.append(
+            SnapshotLine(
+                source_line_id=line.line_id, product_id=line.product_id, variant_id=line.variant_id,
+                title=item.title if item else "", variant_title=item.variant_title if item else "", sku=line.sku,
+                quantity=line.quantity, unit_price=p.unit_price, original_unit_price=p.original_unit_price,
+                price_list_id=item.price_list.removeprefix("priceLists/") if item else "", subtotal=p.subtotal,
+                discount=p.discount, tax=p.tax, total=p.total, tax_components=p.tax_components,
+                tax_category=line.tax_category, requires_shipping=line.requires_shipping,
+            )
+        )  # fmt: skip
+    t = breakdown.totals
+    quote = priced.pricing.quote
+    return OrderSnapshot(
+        region_id=priced.region.id, currency=breakdown.currency, lines=tuple(lines), subtotal=t.subtotal,
+        discount_total=t.discount_total, shipping_total=t.shipping_total, shipping_discount=t.shipping_discount,
+        item_tax=t.item_tax, shipping_tax=t.shipping_tax, tax_total=t.tax_total, total=t.total, tax=breakdown.tax,
+        prices_include_tax=breakdown.prices_include_tax, customer=priced.customer, email=cart.email,
+        cart_id=priced.cart_id,
+        shipping_address=convert.address_to_db(cart.shipping_address) if cart.HasField("shipping_address") else None,
+        billing_address=convert.address_to_db(cart.billing_address) if cart.HasField("billing_address") else None,
+        vat_id=cart.vat_id, shipping_quote_id=quote.id if quote else "", shipping_provider=quote.provider if quote else "",
+        shipping_service=quote.service_code if quote else "", shipping_method=quote.display_name if quote else "",
+        promotions=tuple(
+            {"promotion_id": a.promotion_id, "code": a.code, "title": a.title, "amount": a.amount,
+             "free_shipping": a.free_shipping}
+            for a in priced.pricing.promotions.applied
+        ),
+        coupon_codes=tuple(cart.coupon_codes),
+    )  # fmt: skip
+
+
+class OrderPlacement:
+    """Places orders in the caller's transaction (see the module docstring)."""
+
+    def __init__(
+        self,
+        repository: OrderRepository,
+        customers: CustomerDirectory,
+        stock: Stock,
+        promotions: PromotionEvaluator,
+        *,
+        fraud: FraudSettings | None = None,
+        fraud_providers: Mapping[str, FraudProvider] | None = None,
+    ) -> None:
+        self.repository = repository
+        self.customers = customers
+        self.stock = stock
+        self.promotions = promotions
+        self.fraud = fraud or FraudSettings()
+        self.fraud_providers = dict(fraud_providers or {})
+
+    async def place(self, session: AsyncSession, request: PlacementRequest) -> PlacedOrder:
+        snap = request.priced if isinstance(request.priced, OrderSnapshot) else snapshot_from_cart(request.priced)
+        if not snap.lines:
+            raise OrderError(ORDER_EMPTY, "An order needs at least one line.")
+        customer = await self._customer(session, request, snap)
+        email = request.email.strip() or snap.email or customer.email
+        clock = self.repository.clock
+        now = clock.now()
+        order_id = new_id("ord", now)
+        risk = await self._assess(order_id, snap, email, request.ip_address, customer)
+        number = await next_number(session)
+        row = OrderRow(
+            id=order_id, number=str(number), number_value=number, source=request.source,
+            status=OrderStatus.PENDING.value, payment_status=PaymentStatus.PENDING.value,
+            fulfillment_status=FulfillmentStatus.UNFULFILLED.value, region_id=snap.region_id, currency=snap.currency,
+            customer_id=customer.id, email=email, cart_id=snap.cart_id, shipping_address=snap.shipping_address,
+            billing_address=snap.billing_address, vat_id=snap.vat_id, prices_include_tax=snap.prices_include_tax,
+            reverse_charge_applied=snap.tax.reverse_charge_applied, tax_exempt=snap.tax.exempt,
+            subtotal=snap.subtotal, discount_total=snap.discount_total, shipping_total=snap.shipping_total,
+            shipping_discount=snap.shipping_discount, item_tax=snap.item_tax, shipping_tax=snap.shipping_tax,
+            tax_total=snap.tax_total, total=snap.total, shipping_quote_id=snap.shipping_quote_id,
+            shipping_provider=snap.shipping_provider, shipping_service=snap.shipping_service,
+            shipping_method=snap.shipping_method[:255], coupon_codes=list(snap.coupon_codes),
+            promotions=[dict(p) for p in snap.promotions], tax_lines=_tax_summary(snap.lines, snap.tax),
+            tags=list(dict.fromkeys(request.tags)), extra=dict(request.metadata), customer_note=request.customer_note,
+            ip_address=request.ip_address[:45], fraud_score=0, fraud_recommendation=Recommendation.APPROVE.value,
+            fraud_reasons=[], fraud_provider_score=None, hold_reason="", cancel_reason="", cancel_note="",
+            cancelled_by="", confirmed_at=None, cancelled_at=None, completed_at=None, revision=1, created_at=now,
+            updated_at=now,
+        )  # fmt: skip
+        session.add(row)
+        await session.flush()
+        lines = [
+            OrderLineRow(
+                id=new_id("oli", now), order_id=row.id, position=i, product_id=line.product_id, variant_id=line.variant_id,
+                title=line.title[:255], variant_title=line.variant_title[:255], sku=line.sku[:100], quantity=line.quantity,
+                unit_price=line.unit_price, original_unit_price=line.original_unit_price,
+                price_list_id=line.price_list_id, subtotal=line.subtotal, discount=line.discount, tax=line.tax,
+                total=line.total, tax_components=_components(line.tax_components), tax_category=line.tax_category[:64],
+                requires_shipping=line.requires_shipping, quantity_fulfilled=0, quantity_returned=0, reservation_ids=[],
+                source_line_id=line.source_line_id, created_at=now,
+            )
+            for i, line in enumerate(snap.lines)
+        ]  # fmt: skip
+        session.add_all(lines)
+        session.add_all(OrderTagRow(order_id=row.id, tag=tag) for tag in row.tags)
+        await session.flush()
+        name = convert.order_name(row.id)
+        await self.repository.attach_payments(session, row.id, request.payment_ids)
+        for line, order_line in zip(snap.lines, lines, strict=True):
+            if line.variant_id:
+                order_line.reservation_ids = await self.stock.reserve(
+                    session, variant_id=line.variant_id, quantity=line.quantity, reference=name
+                )
+        if snap.promotions:
+            await self.promotions.record_usage(
+                session,
+                promotion_ids=[str(p["promotion_id"]) for p in snap.promotions],
+                customer_id=customer.id,
+                order_id=row.id,
+                amounts={str(p["promotion_id"]): int(p.get("amount", 0) or 0) for p in snap.promotions},  # type: ignore[call-overload]
+                currency=snap.currency,
+            )
+        destination = convert.provider_address(snap.shipping_address)
+        if destination is not None and snap.tax.lines:
+            await record_tax_lines(
+                session, row.id, {line.pricing_line_id or line.source_line_id: ol.id for line, ol in zip(snap.lines, lines, strict=True)},
+                snap.tax, currency=snap.currency, destination=destination, now=now,
+                shipping_amount=snap.shipping_total - snap.shipping_discount,
+                prices_include_tax=snap.prices_include_tax,
+            )  # fmt: skip
+        row.fraud_score, row.fraud_recommendation = risk.score, risk.recommendation.value
+        row.fraud_reasons = risk.reasons
+        row.fraud_provider_score = risk.provider_score
+        await session.execute(
+            update(_customers)
+            .where(_customers.c.id == customer.id)
+            .values(orders_count=_customers.c.orders_count + 1)
+            .execution_options(synchronize_session=False)
+        )
+        await self.repository.emit(session, row, "order.created", orderNumber=row.number, source=request.source)
+        if risk.recommendation in (Recommendation.REVIEW, Recommendation.BLOCK):
+            blocked = risk.recommendation is Recommendation.BLOCK
+            await self.repository.transition(
+                session, row, OrderStatus.ON_HOLD, actor=SYSTEM_ACTOR,
+                reason=f"fraud {risk.recommendation.value} (score {risk.score})",
+            )  # fmt: skip
+            row.hold_reason = "payment_blocked_by_fraud" if blocked else "fraud_review"
+            await self.repository.add_system_note(
+                session, row, f"Held for fraud {risk.recommendation.value}: score {risk.score}"
+            )
+            await self.repository.emit(
+                session, row, "order.fraud_detected", score=risk.score, recommendation=risk.recommendation.value,
+                reasons=risk.reasons,
+            )  # fmt: skip
+        await self.repository.refresh_statuses(session, row, actor=request.actor)
+        await session.flush()
+        return PlacedOrder(row.id, name, row.number, row.status, row.total, row.currency)
+
+    async def _customer(self, session: AsyncSession, request: PlacementRequest, snap: OrderSnapshot) -> CustomerProfile:
+        if request.customer_id:
+            if snap.customer is not None and snap.customer.id == request.customer_id:
+                return snap.customer
+            profile = await self.customers.get(session, request.customer_id)
+            if profile is None:
+                raise OrderError(
+                    CUSTOMER_NOT_FOUND, f"Customer customers/{request.customer_id} does not exist.",
+                    customer=f"customers/{request.customer_id}",
+                )  # fmt: skip
+            return profile
+        email = request.email.strip() or snap.email
+        if not email:
+            raise OrderError(ORDER_EMAIL_REQUIRED, "A guest order needs an email address.")
+        return await self.customers.find_or_create_guest(session, email)
+
+    async def _assess(
+        self, order_id: str, snap: OrderSnapshot, email: str, ip_address: str, customer: CustomerProfile
+    ) -> FraudResult:
+        """Built-in rules plus every fraud provider; the strictest provider decision wins.
+        Runs before the order number is taken, so a slow provider holds no lock."""
+        billing = convert.provider_address(snap.billing_address)
+        shipping = convert.provider_address(snap.shipping_address)
+        scores: list[int] = []
+        floor = Recommendation.APPROVE
+        extra: list[str] = []
+        for code, provider in sorted(self.fraud_providers.items()):
+            try:
+                answer = await provider.assess(
+                    FraudCheckRequest(
+                        order=convert.order_name(order_id), amount=snap.total, currency=snap.currency,
+                        customer_email=email, ip_address=ip_address, billing=billing, shipping=shipping,
+                    )
+                )  # fmt: skip
+            except Exception:  # a provider that cannot answer sends the order to review
+                log.warning("fraud provider %s failed for order %s", code, order_id, exc_info=True)
+                floor = _stricter(floor, Recommendation.REVIEW)
+                extra.append(f"provider_error:{code}")
+                continue
+            scores.append(max(0, min(100, answer.score)))
+            floor = _stricter(floor, _DECISION[answer.decision])
+            extra.extend(f"{code}:{r}" for r in answer.reasons)
+        result = assess(
+            FraudInput(snap.total, snap.currency, billing, shipping, customer.orders_count), self.fraud, scores
+        )
+        hits = result.hits + tuple(RuleHit(reason, 0) for reason in extra)
+        return FraudResult(result.score, _stricter(result.recommendation, floor), hits, result.provider_score)
+
+
+def _stricter(a: Recommendation, b: Recommendation) -> Recommendation:
+    return a if _SEVERITY[a] >= _SEVERITY[b] else b

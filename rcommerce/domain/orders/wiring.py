@@ -1,0 +1,86 @@
+"""Builds order placement and the order service from the settings and the providers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from rcommerce.api.servicers.orders import OrderServicer
+from rcommerce.clock import Clock
+from rcommerce.config import OrdersSettings, Settings
+from rcommerce.db.database import Database
+from rcommerce.domain.carts.wiring import build_pricing_engine
+from rcommerce.domain.customers.directory import CustomerDirectory
+from rcommerce.domain.inventory.stock import Stock
+from rcommerce.domain.orders.drafts import DraftOrderService
+from rcommerce.domain.orders.fraud import FraudSettings
+from rcommerce.domain.orders.placement import OrderPlacement
+from rcommerce.domain.orders.repository import OrderRepository
+from rcommerce.domain.orders.service import OrderService
+from rcommerce.domain.payments.service import PaymentService
+from rcommerce.domain.promotions.evaluator import PromotionEvaluator
+from rcommerce.domain.regions.directory import RegionDirectory
+from rcommerce.gen.v1 import orders_pb2_grpc
+from rcommerce.pagination import PageTokens
+from rcommerce.plugins.manager import ProviderRegistry
+
+__all__ = ["OrderServices", "build_order_placement", "build_orders", "fraud_settings"]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderServices:
+    service: OrderService
+    drafts: DraftOrderService
+    placement: OrderPlacement
+
+    def servicer(self) -> tuple[str, Any, Any]:
+        """``(service full name, servicer, add function)`` like ``App._servicers``."""
+        return (
+            "rcommerce.v1.OrderService",
+            OrderServicer(self.service, self.drafts),
+            orders_pb2_grpc.add_OrderServiceServicer_to_server,
+        )
+
+
+def fraud_settings(orders: OrdersSettings) -> FraudSettings:
+    return FraudSettings(
+        high_value_threshold=Decimal(orders.fraud_high_value_threshold),
+        new_customer_rule=orders.fraud_new_customer_rule,
+        block_at=orders.fraud_block_at,
+        review_at=orders.fraud_review_at,
+        monitor_at=orders.fraud_monitor_at,
+    )
+
+
+def build_order_placement(clock: Clock, settings: Settings, providers: ProviderRegistry) -> OrderPlacement:
+    inventory = settings.inventory
+    return OrderPlacement(
+        OrderRepository(clock),
+        CustomerDirectory(clock),
+        Stock(
+            clock,
+            low_stock_threshold=inventory.low_stock_threshold,
+            reservation_timeout_minutes=inventory.reservation_timeout_minutes,
+        ),
+        PromotionEvaluator(clock),
+        fraud=fraud_settings(settings.orders),
+        fraud_providers=providers.fraud_providers,
+    )
+
+
+def build_orders(
+    db: Database, clock: Clock, settings: Settings, providers: ProviderRegistry, tokens: PageTokens,
+    payments: PaymentService | None = None,
+) -> OrderServices:  # fmt: skip
+    placement = build_order_placement(clock, settings, providers)
+    service = OrderService(db, clock, tokens, placement.repository, placement.stock, payments)
+    drafts = DraftOrderService(
+        db,
+        clock,
+        placement,
+        build_pricing_engine(clock, settings, providers),
+        RegionDirectory(),
+        CustomerDirectory(clock),
+    )
+    return OrderServices(service, drafts, placement)

@@ -59,7 +59,8 @@ class NotificationRow(Base):
     subject: Mapped[str] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str] = mapped_column(Text, default="")
-    #: "queued", "sent", "failed" or "cancelled".
+    #: "queued", "sent", "failed", "cancelled" or "skipped" (the recipient's preferences
+    #: opted out; ``last_error`` says why; never sent or retried).
     status: Mapped[str] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str] = mapped_column(String(1000), default="")

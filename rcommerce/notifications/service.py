@@ -9,15 +9,17 @@ channel from the plugin registry. A raised exception is transient: the attempt i
 recorded and the job queue retries with backoff; the last failed attempt, a refusal
 (``accepted=False``) or an unknown channel marks the notification ``failed``.
 
-Preferences hook: ``preferences`` (optional) is called with ``(session, channel,
-recipient, template)`` before a rule-made notification is queued; returning ``False``
-skips it. Customers do not exist yet, so nothing passes one today.
+Preferences hook: ``preferences`` (optional, :data:`~rcommerce.notifications.preferences.PreferenceHook`)
+is called with ``(session, Delivery)`` (the event, channel, the channel's medium,
+recipient, template and the template's topic) before a rule-made notification is queued.
+SEND queues it as usual; SKIP records a ``skipped`` row (auditable, never sent, no job);
+DEFER queues it with the send job's ``run_at`` at the end of the quiet window.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,18 +41,17 @@ from rcommerce.ids import new_id
 from rcommerce.jobs import Job, JobQueue
 from rcommerce.jobs.queue import exponential_backoff
 from rcommerce.notifications.models import NotificationRow, NotificationRuleRow, NotificationTemplateRow
+from rcommerce.notifications.preferences import Decision, Delivery, PreferenceHook, Verdict
 from rcommerce.notifications.templates import Rendered, Templates, TemplateSource
-from rcommerce.plugins.providers import Event, NotificationChannel, NotificationMessage
+from rcommerce.plugins.providers import Event, NotificationChannel, NotificationMessage, channel_medium
 
-__all__ = ["MAX_ATTEMPTS", "SEND_KIND", "NotificationService", "Preferences", "event_variables", "rule_matches"]
+__all__ = ["MAX_ATTEMPTS", "SEND_KIND", "NotificationService", "event_variables", "rule_matches"]
 
 log = logging.getLogger("rcommerce.notifications")
 
 SEND_KIND = "notification.send"
 MAX_ATTEMPTS = 5
-QUEUED, SENT, FAILED, CANCELLED = "queued", "sent", "failed", "cancelled"
-
-Preferences = Callable[[AsyncSession, str, str, str], Awaitable[bool]]
+QUEUED, SENT, FAILED, CANCELLED, SKIPPED = "queued", "sent", "failed", "cancelled", "skipped"
 
 
 def rule_matches(pattern: str, event_type: str) -> bool:
@@ -77,7 +78,7 @@ class NotificationService:
     templates: Templates
     #: Channel code -> provider (``ProviderRegistry.notification_channels``).
     channels: Mapping[str, NotificationChannel]
-    preferences: Preferences | None = None
+    preferences: PreferenceHook | None = None
     max_attempts: int = MAX_ATTEMPTS
 
     def register_jobs(self) -> None:
@@ -208,11 +209,9 @@ class NotificationService:
                 recipient = self.templates.render_string(rule.recipient, variables).strip()
             except NotificationError as exc:
                 recipient, status, error = "", FAILED, f"recipient: {exc.message}"
-            wanted = self.preferences is None or not recipient
-            if not wanted and self.preferences is not None:
-                wanted = await self.preferences(session, rule.channel, recipient, rule.template)
-            if not wanted:
-                continue
+            decision = await self._decide(session, event, rule, recipient)
+            if decision.verdict is Verdict.SKIP:
+                status, error = SKIPPED, decision.reason or "skipped by the recipient's preferences"
             if status == QUEUED:
                 try:
                     rendered = self.templates.render(
@@ -226,13 +225,26 @@ class NotificationService:
                 id=new_id("ntf", now), channel=rule.channel, recipient=recipient[:500], template=rule.template,
                 subject=rendered.subject[:500], body=rendered.text, html_body=rendered.html, status=status, attempts=0,
                 last_error=error[:1000], message_id="", event_id=event.id, rule_id=rule.id, dedupe_key=dedupe,
-                metadata_={"event_type": event.type}, created_at=now, updated_at=now, sent_at=None,
+                metadata_=_metadata(event, decision), created_at=now, updated_at=now, sent_at=None,
             )  # fmt: skip
             session.add(row)
             if status == QUEUED:
-                await self.queue.enqueue(session, SEND_KIND, {"notification_id": row.id}, dedupe_key=f"ntf:{row.id}:0")
+                await self.queue.enqueue(
+                    session, SEND_KIND, {"notification_id": row.id}, run_at=decision.until,
+                    dedupe_key=f"ntf:{row.id}:0",
+                )  # fmt: skip
             created.append(row.id)
         return created
+
+    async def _decide(self, session: AsyncSession, event: Event, rule: NotificationRuleRow, recipient: str) -> Decision:
+        if self.preferences is None or not recipient:
+            return Decision(Verdict.SEND)
+        channel = self.channels.get(rule.channel)
+        delivery = Delivery(
+            event=event, channel=rule.channel, medium=channel_medium(channel) if channel is not None else "other",
+            recipient=recipient, template=rule.template, topic=self.templates.topic(rule.template),
+        )  # fmt: skip
+        return await self.preferences(session, delivery)
 
     async def handle_event(self, event: Event) -> list[str]:
         """:meth:`on_event` in a transaction of its own (for callers without one)."""
@@ -330,6 +342,13 @@ class NotificationService:
                 )  # fmt: skip
             row.status, row.updated_at = CANCELLED, self.clock.now()
         return row
+
+
+def _metadata(event: Event, decision: Decision) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"event_type": event.type}
+    if decision.verdict is Verdict.DEFER and decision.until is not None:
+        metadata["deferred_until"] = decision.until.isoformat()
+    return metadata
 
 
 def _not_found(notification_id: str) -> NotificationError:

@@ -73,6 +73,7 @@ class Templates:
     _text_env: SandboxedEnvironment = field(init=False, repr=False)
     _html_env: SandboxedEnvironment = field(init=False, repr=False)
     _catalog: dict[str, tuple[str, ...]] = field(init=False, repr=False)
+    _topics: dict[str, str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         common: dict[str, Any] = {"undefined": jinja2.StrictUndefined, "keep_trailing_newline": False}
@@ -83,11 +84,17 @@ class Templates:
         with (BUILTIN_DIR / "catalog.toml").open("rb") as f:
             catalog = tomllib.load(f)
         self._catalog = {name: tuple(entry.get("variables", ())) for name, entry in catalog.items()}
+        self._topics = {name: str(entry.get("topic", "")) for name, entry in catalog.items()}
 
     # -- lookup -------------------------------------------------------------------------
 
     def builtin_names(self) -> list[str]:
         return sorted(self._catalog)
+
+    def topic(self, name: str) -> str:
+        """The preference topic of a built-in template ("order_updates", "marketing",
+        "account", "staff"...); overrides keep it; "" for templates without one."""
+        return self._topics.get(name, "")
 
     def has(self, name: str) -> bool:
         return name in self._catalog or self._dir_part(name, "subject") is not None

@@ -7,6 +7,7 @@ from google.protobuf import empty_pb2
 from rcommerce.api.call import Call
 from rcommerce.domain.customers.addresses import AddressService
 from rcommerce.domain.customers.groups import CustomerGroupService
+from rcommerce.domain.customers.notification_preferences import NotificationPreferencesService
 from rcommerce.domain.customers.service import CustomerService
 from rcommerce.gen.v1 import customers_pb2, customers_pb2_grpc
 
@@ -49,9 +50,12 @@ class AuthServicer(customers_pb2_grpc.AuthServiceServicer):
 
 
 class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
-    def __init__(self, customers: CustomerService, addresses: AddressService) -> None:
+    def __init__(
+        self, customers: CustomerService, addresses: AddressService, preferences: NotificationPreferencesService
+    ) -> None:
         self._customers = customers
         self._addresses = addresses
+        self._preferences = preferences
 
     async def CreateCustomer(self, request: C.CreateCustomerRequest, call: Call) -> C.Customer:
         return await self._customers.create(request.customer, request.password)
@@ -87,6 +91,16 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
     async def DeleteAddress(self, request: C.DeleteAddressRequest, call: Call) -> empty_pb2.Empty:
         await self._addresses.delete(call.principal, request.name)
         return _EMPTY
+
+    async def GetNotificationPreferences(
+        self, request: C.GetNotificationPreferencesRequest, call: Call
+    ) -> C.NotificationPreferences:
+        return await self._preferences.get(call.principal, request.name)
+
+    async def UpdateNotificationPreferences(
+        self, request: C.UpdateNotificationPreferencesRequest, call: Call
+    ) -> C.NotificationPreferences:
+        return await self._preferences.update(call.principal, request.notification_preferences, request.update_mask)
 
 
 class CustomerGroupServicer(customers_pb2_grpc.CustomerGroupServiceServicer):

@@ -21,6 +21,7 @@ _STATUS = {
     "sent": pb.NOTIFICATION_STATUS_SENT,
     "failed": pb.NOTIFICATION_STATUS_FAILED,
     "cancelled": pb.NOTIFICATION_STATUS_CANCELLED,
+    "skipped": pb.NOTIFICATION_STATUS_SKIPPED,
 }
 _STATUS_NAMES = {value: key for key, value in _STATUS.items()}
 _TEMPLATES = "notificationTemplates"

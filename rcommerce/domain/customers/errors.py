@@ -64,6 +64,15 @@ SIGN_IN_RATE_LIMITED = reason(
     "Too many sign-in attempts from this address or for this email; retry after the delay given.",
 )
 
+INVALID_QUIET_HOURS = reason(
+    "INVALID_QUIET_HOURS",
+    _C.INVALID_ARGUMENT,
+    'Quiet hours are local "HH:MM" (24 h) start and end, both set or both empty, and not equal.',
+)
+INVALID_TIME_ZONE = reason(
+    "INVALID_TIME_ZONE", _C.INVALID_ARGUMENT, 'The time zone is not an IANA zone name such as "Europe/Berlin".'
+)
+
 
 class CustomerError(DomainError):
     """Failures of the customers context."""

@@ -24,6 +24,7 @@ __all__ = [
     "CustomerGroupMemberRow",
     "CustomerGroupRow",
     "CustomerRow",
+    "NotificationPreferencesRow",
     "PasswordResetRow",
     "RefreshTokenRow",
     "SessionRow",
@@ -153,3 +154,26 @@ class PasswordResetRow(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class NotificationPreferencesRow(Base):
+    """What a customer wants to hear about, through which media, and when not. No row
+    means the defaults (e-mail on, SMS and push off, order and shipping updates on,
+    marketing as ``customers.accepts_marketing``, no quiet hours); the first update
+    creates it. Quiet hours are local wall-clock "HH:MM" in ``time_zone`` (IANA)."""
+
+    __tablename__ = "customer_notification_preferences"
+
+    customer_id: Mapped[PrefixedId] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    email_enabled: Mapped[bool]
+    sms_enabled: Mapped[bool]
+    push_enabled: Mapped[bool]
+    marketing_emails: Mapped[bool]
+    order_updates: Mapped[bool]
+    shipping_updates: Mapped[bool]
+    #: Both set or both NULL; "22:00" / "07:00" is a window that wraps past midnight.
+    quiet_hours_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_hours_end: Mapped[str | None] = mapped_column(String(5))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

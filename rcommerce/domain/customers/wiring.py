@@ -18,6 +18,7 @@ from rcommerce.db.database import Database
 from rcommerce.domain.customers.addresses import AddressService
 from rcommerce.domain.customers.directory import CustomerDirectory
 from rcommerce.domain.customers.groups import CustomerGroupService
+from rcommerce.domain.customers.notification_preferences import NotificationPreferencesService, PreferenceLookup
 from rcommerce.domain.customers.service import CustomerService, PasswordResetHook, SignInHook
 from rcommerce.domain.customers.sessions import CustomerTokenVerifier
 from rcommerce.pagination import PageTokens
@@ -36,6 +37,9 @@ class CustomerServices:
     verifier: CustomerTokenVerifier
     #: The GCRA limiter (memory, or Redis at the cache URL); sign-in uses it now.
     limiter: RateLimiter
+    #: Notification preferences (RPCs) and the notification service's preference hook.
+    preferences: NotificationPreferencesService
+    preference_hook: PreferenceLookup
 
     def servicers(self) -> list[tuple[str, Any, Callable[[Any, grpc.aio.Server], None]]]:
         from rcommerce.api.servicers.customers import AuthServicer, CustomerGroupServicer, CustomerServicer
@@ -45,7 +49,7 @@ class CustomerServices:
             ("rcommerce.v1.AuthService", AuthServicer(self.service), g.add_AuthServiceServicer_to_server),
             (
                 "rcommerce.v1.CustomerService",
-                CustomerServicer(self.service, self.addresses),
+                CustomerServicer(self.service, self.addresses, self.preferences),
                 g.add_CustomerServiceServicer_to_server,
             ),
             (
@@ -85,4 +89,6 @@ def build_customer_services(
         directory=CustomerDirectory(clock),
         verifier=CustomerTokenVerifier(db, cache, clock, access, settings.cache.auth_ttl_s),
         limiter=limiter,
+        preferences=NotificationPreferencesService(db, clock),
+        preference_hook=PreferenceLookup(clock),
     )

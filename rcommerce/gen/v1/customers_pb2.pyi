@@ -74,6 +74,32 @@ class CustomerAddress(_message.Message):
     update_time: _timestamp_pb2.Timestamp
     def __init__(self, name: _Optional[str] = ..., id: _Optional[str] = ..., address: _Optional[_Union[_common_pb2.Address, _Mapping]] = ..., is_default_shipping: _Optional[bool] = ..., is_default_billing: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class NotificationPreferences(_message.Message):
+    __slots__ = ("name", "email_enabled", "sms_enabled", "push_enabled", "marketing_emails", "order_updates", "shipping_updates", "quiet_hours_start", "quiet_hours_end", "time_zone", "update_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    SMS_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    PUSH_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    MARKETING_EMAILS_FIELD_NUMBER: _ClassVar[int]
+    ORDER_UPDATES_FIELD_NUMBER: _ClassVar[int]
+    SHIPPING_UPDATES_FIELD_NUMBER: _ClassVar[int]
+    QUIET_HOURS_START_FIELD_NUMBER: _ClassVar[int]
+    QUIET_HOURS_END_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    email_enabled: bool
+    sms_enabled: bool
+    push_enabled: bool
+    marketing_emails: bool
+    order_updates: bool
+    shipping_updates: bool
+    quiet_hours_start: str
+    quiet_hours_end: str
+    time_zone: str
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., email_enabled: _Optional[bool] = ..., sms_enabled: _Optional[bool] = ..., push_enabled: _Optional[bool] = ..., marketing_emails: _Optional[bool] = ..., order_updates: _Optional[bool] = ..., shipping_updates: _Optional[bool] = ..., quiet_hours_start: _Optional[str] = ..., quiet_hours_end: _Optional[str] = ..., time_zone: _Optional[str] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class CustomerGroup(_message.Message):
     __slots__ = ("name", "id", "display_name", "description", "metadata", "customer_count", "create_time", "update_time")
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -277,6 +303,20 @@ class DeleteAddressRequest(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetNotificationPreferencesRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class UpdateNotificationPreferencesRequest(_message.Message):
+    __slots__ = ("notification_preferences", "update_mask")
+    NOTIFICATION_PREFERENCES_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    notification_preferences: NotificationPreferences
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, notification_preferences: _Optional[_Union[NotificationPreferences, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class CreateCustomerGroupRequest(_message.Message):
     __slots__ = ("customer_group",)

@@ -451,6 +451,16 @@ class CustomerServiceStub:
                 request_serializer=rcommerce_dot_v1_dot_customers__pb2.DeleteAddressRequest.SerializeToString,
                 response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                 _registered_method=True)
+        self.GetNotificationPreferences = channel.unary_unary(
+                '/rcommerce.v1.CustomerService/GetNotificationPreferences',
+                request_serializer=rcommerce_dot_v1_dot_customers__pb2.GetNotificationPreferencesRequest.SerializeToString,
+                response_deserializer=rcommerce_dot_v1_dot_customers__pb2.NotificationPreferences.FromString,
+                _registered_method=True)
+        self.UpdateNotificationPreferences = channel.unary_unary(
+                '/rcommerce.v1.CustomerService/UpdateNotificationPreferences',
+                request_serializer=rcommerce_dot_v1_dot_customers__pb2.UpdateNotificationPreferencesRequest.SerializeToString,
+                response_deserializer=rcommerce_dot_v1_dot_customers__pb2.NotificationPreferences.FromString,
+                _registered_method=True)
 
 
 class CustomerServiceServicer:
@@ -541,6 +551,25 @@ class CustomerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetNotificationPreferences(self, request, context):
+        """Returns what the customer wants to be notified about, through which media, and
+        their quiet hours. Until first updated these are the defaults: e-mail on, SMS and
+        push off, order and shipping updates on, marketing as the customer's
+        accepts_marketing, no quiet hours.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateNotificationPreferences(self, request, context):
+        """Updates the notification preferences with a field mask ("*" for all; omitted: the
+        populated fields). Quiet hours are local "HH:MM" start and end in an IANA time zone;
+        notifications that fall inside them wait until the window ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CustomerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -598,6 +627,16 @@ def add_CustomerServiceServicer_to_server(servicer, server):
                     servicer.DeleteAddress,
                     request_deserializer=rcommerce_dot_v1_dot_customers__pb2.DeleteAddressRequest.FromString,
                     response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'GetNotificationPreferences': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNotificationPreferences,
+                    request_deserializer=rcommerce_dot_v1_dot_customers__pb2.GetNotificationPreferencesRequest.FromString,
+                    response_serializer=rcommerce_dot_v1_dot_customers__pb2.NotificationPreferences.SerializeToString,
+            ),
+            'UpdateNotificationPreferences': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateNotificationPreferences,
+                    request_deserializer=rcommerce_dot_v1_dot_customers__pb2.UpdateNotificationPreferencesRequest.FromString,
+                    response_serializer=rcommerce_dot_v1_dot_customers__pb2.NotificationPreferences.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -900,6 +939,60 @@ class CustomerService:
             '/rcommerce.v1.CustomerService/DeleteAddress',
             rcommerce_dot_v1_dot_customers__pb2.DeleteAddressRequest.SerializeToString,
             google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetNotificationPreferences(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rcommerce.v1.CustomerService/GetNotificationPreferences',
+            rcommerce_dot_v1_dot_customers__pb2.GetNotificationPreferencesRequest.SerializeToString,
+            rcommerce_dot_v1_dot_customers__pb2.NotificationPreferences.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateNotificationPreferences(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rcommerce.v1.CustomerService/UpdateNotificationPreferences',
+            rcommerce_dot_v1_dot_customers__pb2.UpdateNotificationPreferencesRequest.SerializeToString,
+            rcommerce_dot_v1_dot_customers__pb2.NotificationPreferences.FromString,
             options,
             channel_credentials,
             insecure,

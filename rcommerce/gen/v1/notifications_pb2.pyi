@@ -23,11 +23,13 @@ class NotificationStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NOTIFICATION_STATUS_SENT: _ClassVar[NotificationStatus]
     NOTIFICATION_STATUS_FAILED: _ClassVar[NotificationStatus]
     NOTIFICATION_STATUS_CANCELLED: _ClassVar[NotificationStatus]
+    NOTIFICATION_STATUS_SKIPPED: _ClassVar[NotificationStatus]
 NOTIFICATION_STATUS_UNSPECIFIED: NotificationStatus
 NOTIFICATION_STATUS_QUEUED: NotificationStatus
 NOTIFICATION_STATUS_SENT: NotificationStatus
 NOTIFICATION_STATUS_FAILED: NotificationStatus
 NOTIFICATION_STATUS_CANCELLED: NotificationStatus
+NOTIFICATION_STATUS_SKIPPED: NotificationStatus
 
 class NotificationTemplate(_message.Message):
     __slots__ = ("name", "id", "subject", "text", "html", "variables", "origin")

@@ -26,6 +26,8 @@ class FileChannel:
 
     code = "file"
     display_name = "Files (.eml)"
+    #: What it delivers: e-mails (.eml files), so customer e-mail preferences apply.
+    medium = "email"
 
     def __init__(self, directory: str | Path, *, sender: str = "rcommerce@localhost") -> None:
         self.directory = Path(directory)

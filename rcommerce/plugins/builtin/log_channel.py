@@ -20,6 +20,8 @@ class LogChannel:
 
     code = "log"
     display_name = "Log (development)"
+    #: What it delivers (not a customer medium: only topic opt-outs apply).
+    medium = "log"
 
     def __init__(self, *, level: str = "INFO") -> None:
         self.level = logging.getLevelName(level)

@@ -27,6 +27,8 @@ class SMTPChannel:
 
     code = "smtp"
     display_name = "E-mail (SMTP)"
+    #: What it delivers (customer e-mail preferences and quiet hours apply).
+    medium = "email"
 
     def __init__(
         self,

@@ -34,6 +34,8 @@ class TwilioSMSChannel:
 
     code = "twilio"
     display_name = "SMS (Twilio)"
+    #: What it delivers (customer SMS preferences and quiet hours apply).
+    medium = "sms"
 
     def __init__(
         self,

@@ -25,7 +25,8 @@ class Call:
     request_id: str
     principal: Principal
     transport: Transport
-    #: Client address (IP), best effort.
+    #: Client address (IP): the transport's peer, or behind a proxy listed in
+    #: ``[server] trusted_proxies`` the right-most untrusted X-Forwarded-For entry.
     peer: str = ""
     #: Request headers / metadata, lower-case keys.
     headers: Mapping[str, str] = field(default_factory=dict)

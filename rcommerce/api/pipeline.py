@@ -1,6 +1,6 @@
-"""The shared call pipeline (DESIGN 4): request id, authentication, scope authorisation,
-request validation, error mapping, logging and metrics — one implementation, run by the
-gRPC interceptor and by the REST bridge alike.
+"""The shared call pipeline (DESIGN 4): request id, client address, authentication, rate
+limiting, scope authorisation, request validation, error mapping, logging and metrics —
+one implementation, run by the gRPC interceptor and by the REST bridge alike.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from google.protobuf.message import Message
 from rcommerce.api.call import Call, Transport
 from rcommerce.api.methods import MethodInfo
 from rcommerce.api.metrics import observe
+from rcommerce.api.ratelimits import CallLimits, Network, client_address
 from rcommerce.api.status import ApiError, from_domain_error, internal_error
 from rcommerce.auth.principal import ANONYMOUS, Principal, PrincipalKind
 from rcommerce.clock import Clock, SystemClock
@@ -52,16 +53,31 @@ class CredentialVerifier(Protocol):
 def _unavailable(exc: BaseException) -> bool:
     from sqlalchemy.exc import DBAPIError, OperationalError
 
-    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated) or isinstance(exc, ConnectionError | OSError)
+    return (
+        isinstance(exc, OperationalError)
+        or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+        or isinstance(exc, ConnectionError | OSError)
+    )
 
 
 class Pipeline:
     """Runs one RPC through every cross-cutting concern."""
 
-    def __init__(self, verifiers: list[CredentialVerifier], clock: Clock | None = None, access_log: bool = True) -> None:
+    def __init__(
+        self,
+        verifiers: list[CredentialVerifier],
+        clock: Clock | None = None,
+        access_log: bool = True,
+        *,
+        limits: CallLimits | None = None,
+        trusted_proxies: tuple[Network, ...] = (),
+    ) -> None:
         self._verifiers = verifiers
         self._clock = clock or SystemClock()
         self._access_log = access_log
+        #: Per-caller request limits (None: no limiting).
+        self.limits = limits
+        self._proxies = trusted_proxies
 
     # -- pieces ---------------------------------------------------------------------
     def request_id(self, headers: Mapping[str, str]) -> str:
@@ -94,9 +110,17 @@ class Pipeline:
         if kind is PrincipalKind.ANONYMOUS:
             if rule.allow_anonymous:
                 return
-            raise RequestError(MISSING_CREDENTIALS, f"{method.name} needs credentials: send 'Authorization: Bearer <key>'.", method=method.name)
+            raise RequestError(
+                MISSING_CREDENTIALS,
+                f"{method.name} needs credentials: send 'Authorization: Bearer <key>'.",
+                method=method.name,
+            )
         if kind is PrincipalKind.PUBLISHABLE_KEY and not (rule.allow_publishable or rule.allow_anonymous):
-            raise RequestError(INSUFFICIENT_PERMISSIONS, f"Publishable keys may not call {method.name}; use a secret key.", method=method.name)
+            raise RequestError(
+                INSUFFICIENT_PERMISSIONS,
+                f"Publishable keys may not call {method.name}; use a secret key.",
+                method=method.name,
+            )
         if kind is PrincipalKind.CUSTOMER and not (rule.allow_customer or rule.allow_anonymous):
             raise RequestError(INSUFFICIENT_PERMISSIONS, f"Customers may not call {method.name}.", method=method.name)
         if rule.scope and not principal.allows(rule.scope):
@@ -131,29 +155,64 @@ class Pipeline:
                     Pipeline.validate_enums(value, f"{name}.")
 
     # -- running ----------------------------------------------------------------------
-    async def _prepare(
-        self, method: MethodInfo, request: Message, transport: Transport, headers: Mapping[str, str], peer: str, time_remaining_s: float | None, request_id: str
+    def _new_call(
+        self,
+        method: MethodInfo,
+        transport: Transport,
+        headers: Mapping[str, str],
+        peer: str,
+        time_remaining_s: float | None,
+        request_id: str,
     ) -> Call:
-        principal = await self.authenticate(headers)
-        call = Call(method.full_name, request_id, principal, transport, peer, headers, time_remaining_s)
-        self.authorize(method, principal)
-        self.validate_enums(request)
-        return call
+        """The call, still anonymous; ``peer`` becomes the client address (X-Forwarded-For
+        is believed only from a trusted proxy)."""
+        client = client_address(peer, headers.get("x-forwarded-for", ""), self._proxies) if self._proxies else peer
+        return Call(method.full_name, request_id, ANONYMOUS, transport, client, headers, time_remaining_s)
 
-    def _fail(self, exc: BaseException, method: MethodInfo, request_id: str) -> ApiError:
+    async def _admit(self, call: Call, method: MethodInfo, request: Message) -> None:
+        """Authenticate, count the call against its caller's limit, authorise, validate.
+        Limiting comes before authorisation so refused calls count too; a failed
+        authentication counts against the client address as an anonymous call, so
+        guessing keys is limited like any anonymous traffic."""
+        limits = self.limits
+        try:
+            call.principal = await self.authenticate(call.headers)
+        except DomainError:
+            if limits is not None:
+                await limits.check(ANONYMOUS, call.peer, call.response_headers)
+            raise
+        if limits is not None:
+            await limits.check(call.principal, call.peer, call.response_headers)
+        self.authorize(method, call.principal)
+        self.validate_enums(request)
+
+    def _fail(self, exc: BaseException, method: MethodInfo, request_id: str, call: Call | None = None) -> ApiError:
+        error = self._map(exc, method, request_id)
+        if call is not None and call.response_headers:
+            # Rate-limit headers ride on error answers too; the error's own win.
+            error.headers = {**call.response_headers, **error.headers}
+        return error
+
+    def _map(self, exc: BaseException, method: MethodInfo, request_id: str) -> ApiError:
         if isinstance(exc, ApiError):
             return exc
         if isinstance(exc, DomainError):
             return from_domain_error(exc, request_id)
         if _unavailable(exc):
-            _errors.warning("backing service unavailable", extra={"request_id": request_id, "method": method.full_name, "error": repr(exc)})
+            _errors.warning(
+                "backing service unavailable",
+                extra={"request_id": request_id, "method": method.full_name, "error": repr(exc)},
+            )
             return from_domain_error(
-                DomainError(SERVICE_UNAVAILABLE, "A backing service is unavailable; retry shortly.", retry_after_s=1), request_id
+                DomainError(SERVICE_UNAVAILABLE, "A backing service is unavailable; retry shortly.", retry_after_s=1),
+                request_id,
             )
         _errors.exception("unhandled error", extra={"request_id": request_id, "method": method.full_name})
         return internal_error(request_id)
 
-    def _finish(self, method: MethodInfo, transport: Transport, code: str, started: float, request_id: str, principal: str) -> None:
+    def _finish(
+        self, method: MethodInfo, transport: Transport, code: str, started: float, request_id: str, principal: str
+    ) -> None:
         elapsed = time.perf_counter() - started
         observe(transport, method.name, code, elapsed)
         if self._access_log:
@@ -163,7 +222,14 @@ class Pipeline:
                 method.full_name,
                 code,
                 elapsed * 1000,
-                extra={"request_id": request_id, "transport": transport, "method": method.full_name, "code": code, "latency_ms": round(elapsed * 1000, 2), "principal": principal},
+                extra={
+                    "request_id": request_id,
+                    "transport": transport,
+                    "method": method.full_name,
+                    "code": code,
+                    "latency_ms": round(elapsed * 1000, 2),
+                    "principal": principal,
+                },
             )
 
     async def unary(
@@ -182,15 +248,15 @@ class Pipeline:
         response headers) or raises :class:`ApiError`."""
         started = time.perf_counter()
         request_id = request_id or self.request_id(headers)
-        call: Call | None = None
+        call = self._new_call(method, transport, headers, peer, time_remaining_s, request_id)
         try:
-            call = await self._prepare(method, request, transport, headers, peer, time_remaining_s, request_id)
+            await self._admit(call, method, request)
             response = await handler(request, call)
         except BaseException as exc:
             if not isinstance(exc, Exception):
                 raise
-            error = self._fail(exc, method, request_id)
-            self._finish(method, transport, error.grpc_code.name, started, request_id, call.principal.subject if call else "")
+            error = self._fail(exc, method, request_id, call)
+            self._finish(method, transport, error.grpc_code.name, started, request_id, call.principal.subject)
             raise error from exc
         self._finish(method, transport, "OK", started, request_id, call.principal.subject)
         return response, call
@@ -211,15 +277,14 @@ class Pipeline:
         started = time.perf_counter()
         request_id = request_id or self.request_id(headers)
         code = "OK"
-        call: Call | None = None
+        call = self._new_call(method, transport, headers, peer, time_remaining_s, request_id)
         try:
-            call = await self._prepare(method, request, transport, headers, peer, time_remaining_s, request_id)
+            await self._admit(call, method, request)
             async for item in handler(request, call):
                 yield item
         except Exception as exc:
-            error = self._fail(exc, method, request_id)
+            error = self._fail(exc, method, request_id, call)
             code = error.grpc_code.name
             raise error from exc
         finally:
-            self._finish(method, transport, code, started, request_id, call.principal.subject if call else "")
-
+            self._finish(method, transport, code, started, request_id, call.principal.subject)

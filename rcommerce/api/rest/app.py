@@ -74,6 +74,8 @@ class _OpenStream:
 
     iterator: AsyncIterator[Message]
     first: asyncio.Task[Message]
+    #: Response headers the pipeline set when it admitted the call (rate limits).
+    headers: dict[str, str]
 
 
 class _RenderCache:
@@ -161,6 +163,7 @@ class RestBridge:
         try:
             result = await self._dispatch(scope, receive, headers, verb, path, request_id, extra_headers)
             if isinstance(result, _OpenStream):
+                extra_headers += [(k.encode(), v.encode()) for k, v in result.headers.items()]
                 await self._stream(send, receive, result, extra_headers)
                 return
             status, body = result
@@ -190,7 +193,7 @@ class RestBridge:
             (b"vary", b"Origin"),
             (b"access-control-allow-methods", b"GET, POST, PATCH, PUT, DELETE, OPTIONS"),
             (b"access-control-allow-headers", b"Authorization, Content-Type, X-Request-Id, X-Publishable-Api-Key"),
-            (b"access-control-expose-headers", b"X-Request-Id, Retry-After"),
+            (b"access-control-expose-headers", b"X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset"),
             (b"access-control-max-age", b"3600"),
         ]
 
@@ -237,7 +240,7 @@ class RestBridge:
         method = route.method
         handler = self._handlers[method.full_name]
         client = scope.get("client")
-        peer = headers.get("x-forwarded-for", "").split(",")[0].strip() or (client[0] if client else "")
+        peer = client[0] if client else ""  # the pipeline applies X-Forwarded-For from trusted proxies
         try:
             request = build_request(route, path_values, scope.get("query_string", b""), body)
         except DomainError as exc:
@@ -261,9 +264,11 @@ class RestBridge:
         if last_event_id and "cursor" in request.DESCRIPTOR.fields_by_name and not request.cursor:
             request.cursor = last_event_id  # the SSE reconnect convention
         opened = asyncio.Event()
+        calls: list[Call] = []
 
         async def accepted(req: Any, call: Call) -> AsyncIterator[Message]:
             call.on_stream_open = opened.set
+            calls.append(call)
             async for item in handler(req, call):
                 yield item
 
@@ -279,7 +284,7 @@ class RestBridge:
             waiter.cancel()
         if first.done() and not isinstance(first.exception(), StopAsyncIteration | None):
             raise cast(BaseException, first.exception())
-        return _OpenStream(iterator, first)
+        return _OpenStream(iterator, first, dict(calls[0].response_headers) if calls else {})
 
     async def _stream(self, send: Send, receive: Receive, stream: _OpenStream, headers: list[tuple[bytes, bytes]]) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": [*headers, *_SECURITY_HEADERS, *_SSE_HEADERS]})

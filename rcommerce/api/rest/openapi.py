@@ -654,18 +654,23 @@ def _error_schemas(reasons: list[errors.Reason]) -> dict[str, Schema]:
     }
 
 
-def _headers(status: int) -> dict[str, Any]:
+_RATE_LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
+
+
+def _headers(status: int, limited: bool = False) -> dict[str, Any]:
     headers: dict[str, Any] = {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}}
+    if limited:  # RPCs are rate limited (docs/rate-limits.md); the server endpoints are not
+        headers.update({h: {"$ref": f"#/components/headers/{h}"} for h in _RATE_LIMIT_HEADERS})
     if status in (429, 503):
         headers["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
     return headers
 
 
-def _error_response(status: int, reasons: list[errors.Reason]) -> Schema:
+def _error_response(status: int, reasons: list[errors.Reason], limited: bool = False) -> Schema:
     listing = "\n".join(f"- `{r.name}`: {r.description}" for r in reasons)
     return {
         "description": f"{_phrase(status)}. Reasons:\n\n{listing}",
-        "headers": _headers(status),
+        "headers": _headers(status, limited),
         "content": {
             _JSON: {
                 "schema": {"$ref": _SCHEMAS + "Error"},
@@ -740,13 +745,13 @@ def _operation(route: Route, schemas: _Schemas, by_context: dict[str, list[error
     if method.server_streaming:
         content = {"schema": {"type": "string"}, "x-rcommerce-event-schema": response_schema}
     op["responses"] = {
-        "200": {"description": "OK.", "headers": _headers(200), "content": {media: content}},
+        "200": {"description": "OK.", "headers": _headers(200, limited=True), "content": {media: content}},
     }
     by_status: dict[int, list[errors.Reason]] = {}
     for r in _reasons_for(route, by_context):
         by_status.setdefault(r.http_status, []).append(r)
     for status in sorted(by_status):
-        op["responses"][str(status)] = _error_response(status, by_status[status])
+        op["responses"][str(status)] = _error_response(status, by_status[status], limited=True)
     return op
 
 
@@ -822,6 +827,8 @@ are ignored; unknown JSON fields are errors.
 404 `ROUTE_NOT_FOUND`; a known path with another HTTP method answers 405 `METHOD_NOT_ALLOWED`.
 - **Pagination**: `pageSize` (default 20, at most 100) and `pageToken` from `nextPageToken`.
 - Every response carries `X-Request-Id`; 429 and 503 answers carry `Retry-After`.
+- **Rate limits** per caller: every API answer carries `RateLimit-Limit`, \
+`RateLimit-Remaining` and `RateLimit-Reset`; over the limit the answer is 429 `RATE_LIMITED`.
 """
 
 
@@ -857,6 +864,18 @@ def build_openapi(routes: RouteTable, *, version: str, server_url: str | None = 
             },
             "Retry-After": {
                 "description": "Seconds to wait before retrying.",
+                "schema": {"type": "integer"},
+            },
+            "RateLimit-Limit": {
+                "description": "Calls the caller may make at once (the burst of its rate limit).",
+                "schema": {"type": "integer"},
+            },
+            "RateLimit-Remaining": {
+                "description": "Calls that would pass right now.",
+                "schema": {"type": "integer"},
+            },
+            "RateLimit-Reset": {
+                "description": "Seconds until the caller's allowance is full again.",
                 "schema": {"type": "integer"},
             },
         },

@@ -92,6 +92,11 @@ class PluginError(Exception):
     Raised at start-up; the message names the plugin and the fix."""
 
 
+class PluginNotConfigured(PluginError):
+    """An installed plugin has no ``[plugins.<name>]`` table and its settings have
+    required values. Autoload skips it with a warning unless ``enabled`` names it."""
+
+
 @dataclass(frozen=True, slots=True)
 class PluginSource:
     """A plugin found by discovery, not yet imported."""
@@ -280,7 +285,15 @@ class PluginHost:
                         source.version,
                     )
                     continue
-                self._load_source(source, builtin=False)
+                try:
+                    self._load_source(source, builtin=False)
+                except PluginNotConfigured as exc:
+                    if source.name in enabled:
+                        raise
+                    # Installed but never configured (credentials it cannot default): a
+                    # configuration step not yet taken, not a broken plugin. Configured
+                    # but wrong, or listed in ``enabled``, still stops start-up.
+                    log.warning("%s; not loaded until [plugins.%s] is configured", exc, source.name)
         elif self.settings.enabled:
             log.warning("[plugins] enabled is set but autoload is off; only built-ins are loaded")
         self._warn_orphan_tables()
@@ -411,7 +424,8 @@ class PluginHost:
                 problems.append(f"{key}: unknown setting (known: {', '.join(sorted(known)) or 'none'})")
         if problems:
             env = f"RCOMMERCE_PLUGINS__{name.upper()}__<KEY>"
-            raise PluginError(
+            error = PluginNotConfigured if not table else PluginError
+            raise error(
                 f"plugin {label}: invalid settings in [plugins.{name}] (or {env}):\n  " + "\n  ".join(problems)
             )
         return config

@@ -351,6 +351,37 @@ def test_invalid_settings_list_every_bad_key() -> None:
     assert "greting: Extra inputs are not permitted" in message
 
 
+class NeedsKeySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    api_key: str
+
+
+class NeedsKeyPlugin(DemoPlugin):
+    settings_model = NeedsKeySettings  # type: ignore[assignment]
+
+
+def test_an_installed_but_unconfigured_plugin_is_skipped_with_a_warning(
+    installed: Callable[..., None], caplog: pytest.LogCaptureFixture
+) -> None:
+    installed(source("gateway", NeedsKeyPlugin()))
+    h = host()
+    h.load()
+    assert "gateway" not in h.names
+    assert "not loaded until [plugins.gateway] is configured" in caplog.text
+    assert "api_key: Field required" in caplog.text
+
+
+def test_a_configured_or_enabled_plugin_with_bad_settings_still_stops_start_up(installed: Callable[..., None]) -> None:
+    installed(source("gateway", NeedsKeyPlugin()))
+    with pytest.raises(PluginError, match=r"api_key: Field required"):
+        host(enabled=["gateway"]).load()
+    with pytest.raises(PluginError, match=r"api_key: Field required"):
+        host(gateway={"api_kye": "x"}).load()
+    configured = host(gateway={"api_key": "k"})
+    configured.load()
+    assert "gateway" in configured.names
+
+
 def test_unknown_keys_are_errors_even_when_the_model_allows_extras() -> None:
     class Lenient(BaseModel):
         greeting: str = "Hello"

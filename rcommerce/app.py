@@ -24,6 +24,7 @@ from rcommerce import __version__
 from rcommerce.api.grpc_server import build_grpc_server, set_serving
 from rcommerce.api.methods import MethodInfo, method_table
 from rcommerce.api.pipeline import Handler, Pipeline
+from rcommerce.api.ratelimits import CallLimits, parse_networks
 from rcommerce.api.rest.app import RestBridge
 from rcommerce.api.servicers.admin import ApiKeyServicer, MetaServicer
 from rcommerce.api.servicers.carts import CartServicer
@@ -48,8 +49,10 @@ from rcommerce.domain.carts.wiring import build_cart_service
 from rcommerce.domain.catalog.service import CatalogService
 from rcommerce.domain.customers.directory import CustomerDirectory
 from rcommerce.domain.customers.wiring import CustomerServices, build_customer_services
+from rcommerce.domain.fulfillment.wiring import FulfillmentServices, build_fulfillment_services
 from rcommerce.domain.inventory.jobs import register_inventory_jobs
 from rcommerce.domain.inventory.service import InventoryService
+from rcommerce.domain.orders.wiring import OrderServices, build_orders
 from rcommerce.domain.payments.service import PaymentService
 from rcommerce.domain.payments.wiring import build_payment_service, payment_raw_posts, payment_servicer
 from rcommerce.domain.price_lists.service import PriceListService
@@ -80,6 +83,7 @@ from rcommerce.notifications.templates import Templates
 from rcommerce.pagination import PageTokens
 from rcommerce.plugins.manager import PluginHost, ProviderRegistry
 from rcommerce.plugins.providers import Event
+from rcommerce.ratelimit import create_rate_limiter
 
 log = logging.getLogger("rcommerce")
 
@@ -165,6 +169,8 @@ class App:
     shipping: ShippingService = field(init=False)
     inventory: InventoryService = field(init=False)
     payments: PaymentService = field(init=False)
+    fulfillment: FulfillmentServices = field(init=False)
+    orders: OrderServices = field(init=False)
     methods: dict[str, MethodInfo] = field(init=False)
     bridge: RestBridge = field(init=False)
     grpc_port: int = 0
@@ -228,7 +234,8 @@ class App:
             globals={"company_name": n.company_name, "support_email": n.support_email},
         )
         self.notifications = NotificationService(
-            self.db, self.clock, self.events.queue, templates, channels=self.providers.notification_channels
+            self.db, self.clock, self.events.queue, templates, channels=self.providers.notification_channels,
+            preferences=self.customers.preference_hook,
         )
         self.notifications.register_jobs()
         self.inventory = InventoryService(
@@ -240,8 +247,16 @@ class App:
         self.payments = build_payment_service(
             self.db, self.clock, s, self.providers.payment_gateways, tokens, self.events.queue
         )
+        self.fulfillment = build_fulfillment_services(self.db, self.clock, s, self.payments, self.providers)
+        self.orders = build_orders(self.db, self.clock, s, self.providers, tokens, self.payments)
         self.methods = method_table()
-        self.pipeline = Pipeline([_ApiKeyVerifier(keys), self.customers.verifier], self.clock, access_log=s.logging.access_log)
+        limits = None
+        if s.rate_limits.enabled:  # state in [cache] url: Redis shared, else per process
+            limits = CallLimits(create_rate_limiter(s.cache.url, retry_s=s.cache.redis_retry_s, clock=self.clock), s.rate_limits)
+        self.pipeline = Pipeline(
+            [_ApiKeyVerifier(keys), self.customers.verifier], self.clock, access_log=s.logging.access_log,
+            limits=limits, trusted_proxies=parse_networks(s.server.trusted_proxies),
+        )
 
     def _servicers(self) -> list[tuple[str, Any, Callable[[Any, grpc.aio.Server], None]]]:
         """(service full name, servicer, generated registration function) per service."""
@@ -262,6 +277,8 @@ class App:
             ("rcommerce.v1.NotificationService", NotificationServicer(self.notifications, svc.page_tokens), notifications_pb2_grpc.add_NotificationServiceServicer_to_server),
             ("rcommerce.v1.InventoryService", InventoryServicer(self.inventory), inventory_pb2_grpc.add_InventoryServiceServicer_to_server),
             payment_servicer(self.payments),
+            *self.fulfillment.servicers(),
+            self.orders.servicer(),
         ]
 
     async def start(self, grpc_socket_port: int | None = None, http_sock: socket.socket | None = None) -> None:
@@ -323,6 +340,8 @@ class App:
         await self.events.stop()
         await self.event_signal.stop()
         await self.customers.close()
+        if self.pipeline.limits is not None:
+            await self.pipeline.limits.close()
         await self.cache.close()
         await self.db.dispose()
         log.info("rcommerce stopped")

@@ -9,6 +9,7 @@ as strings otherwise. Invalid settings stop start-up with every problem listed.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -42,6 +43,19 @@ class ServerSettings(_Section):
     emit_unpopulated: bool = True
     #: Run the outbox dispatcher and jobs inside `rcommerce serve`.
     run_workers_in_process: bool = True
+    #: Reverse proxies (CIDRs) whose X-Forwarded-For is believed: the client address is
+    #: the right-most entry not in this list. Empty: X-Forwarded-For is ignored.
+    trusted_proxies: list[str] = []
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an IP address or CIDR block") from None
+        return values
 
 
 class DatabaseSettings(_Section):
@@ -266,6 +280,23 @@ class CustomersSettings(_Section):
         return url
 
 
+class RateLimitSettings(_Section):
+    """``[rate_limits]``: requests per minute and burst per caller class (DECISIONS 23,
+    docs/rate-limits.md). Anonymous and publishable-key callers are counted per client
+    address, secret keys per key, customers per customer. Sign-in has its own limit
+    (``[customers]``)."""
+
+    enabled: bool = True
+    anonymous_per_minute: int = Field(60, ge=1)
+    anonymous_burst: int = Field(20, ge=1)
+    publishable_per_minute: int = Field(300, ge=1)
+    publishable_burst: int = Field(50, ge=1)
+    customer_per_minute: int = Field(500, ge=1)
+    customer_burst: int = Field(50, ge=1)
+    secret_key_per_minute: int = Field(1000, ge=1)
+    secret_key_burst: int = Field(100, ge=1)
+
+
 class LoggingSettings(_Section):
     """``[logging]``."""
 
@@ -316,6 +347,7 @@ class Settings(BaseModel):
     orders: OrdersSettings = OrdersSettings()
     payments: PaymentsSettings = PaymentsSettings()
     customers: CustomersSettings = CustomersSettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
     plugins: PluginsSettings = PluginsSettings()
 
     #: The file the settings came from, if any (not a setting).

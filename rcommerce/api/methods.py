@@ -17,8 +17,10 @@ from rcommerce.gen.v1 import (
     catalog_pb2,
     customers_pb2,
     events_pb2,
+    fulfillment_pb2,
     inventory_pb2,
     notifications_pb2,
+    orders_pb2,
     payments_pb2,
     promotions_pb2,
     regions_pb2,
@@ -40,6 +42,8 @@ SERVICE_FILES: tuple[FileDescriptor, ...] = (
     inventory_pb2.DESCRIPTOR,
     customers_pb2.DESCRIPTOR,
     payments_pb2.DESCRIPTOR,
+    fulfillment_pb2.DESCRIPTOR,
+    orders_pb2.DESCRIPTOR,
 )
 
 

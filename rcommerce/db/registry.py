@@ -5,7 +5,9 @@ from rcommerce.domain.admin import models as _admin  # noqa: F401
 from rcommerce.domain.carts import models as _carts  # noqa: F401
 from rcommerce.domain.catalog import models as _catalog  # noqa: F401
 from rcommerce.domain.customers import models as _customers  # noqa: F401
+from rcommerce.domain.fulfillment import models as _fulfillment  # noqa: F401
 from rcommerce.domain.inventory import models as _inventory  # noqa: F401
+from rcommerce.domain.orders import models as _orders  # noqa: F401
 from rcommerce.domain.payments import models as _payments  # noqa: F401
 from rcommerce.domain.price_lists import models as _price_lists  # noqa: F401
 from rcommerce.domain.promotions import models as _promotions  # noqa: F401

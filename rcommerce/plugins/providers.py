@@ -78,6 +78,7 @@ __all__ = [
     "WebhookEventType",
     "WebhookRequest",
     "WebhookSignatureError",
+    "channel_medium",
 ]
 
 
@@ -596,12 +597,25 @@ class NotificationChannel(Protocol):
     ``send`` is called by the dispatcher after commit, at least once per message (dedupe
     on ``idempotency_key``). A refused message is a result (``accepted=False``); raise for
     a transient failure and the dispatcher retries with backoff.
+
+    Optional attribute ``medium: str``: what the channel delivers, one of "email",
+    "sms", "push", "log" or "other". Customer preferences switch media off and hold
+    email/sms/push during quiet hours; a channel without it counts as "other" (only the
+    customer's topic opt-outs apply). Read it with :func:`channel_medium`. It is not a
+    protocol member so that channels written before it still satisfy the protocol.
     """
 
     code: str
     display_name: str
 
     async def send(self, message: NotificationMessage) -> SendResult: ...
+
+
+def channel_medium(channel: object) -> str:
+    """The channel's ``medium`` ("email", "sms", "push", "log"), "other" when it declares
+    none or an unknown one."""
+    medium = getattr(channel, "medium", "")
+    return medium if isinstance(medium, str) and medium in ("email", "sms", "push", "log") else "other"
 
 
 # -- tax -------------------------------------------------------------------------------------

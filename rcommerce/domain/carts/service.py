@@ -74,7 +74,7 @@ _QUOTE_ROUNDS = 3
 
 @dataclass(frozen=True, slots=True)
 class PricedCart:
-    """A cart with every figure, as checkout (issue 4) consumes it."""
+    """A cart with every figure, as checkout consumes it."""
 
     cart: carts_pb2.Cart
     cart_id: str

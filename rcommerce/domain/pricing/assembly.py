@@ -6,7 +6,7 @@ runs the pure pipeline (``pipeline.py``) around the tax call.
     shipping, with the region's provider) → totals
 
 Everything runs in the caller's session, so a command that prices a cart stays one
-transaction. The carts context gives the lines; checkout (issue 4) prices the same way.
+transaction. The carts context gives the lines; checkout prices the same way.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Checkout: completing a cart into an order (DECISIONS 14)."""

@@ -1,0 +1,136 @@
+"""The reconciler: voids authorizations that no order took (DECISIONS 14).
+
+An authorization is orphaned when the process that authorized it died before the order
+transaction committed (or the void after a failed placement did not reach the gateway).
+Such a payment still targets its cart (``carts/cart_...``): placing an order re-targets
+its payment to the order. Every minute (job ``checkout.reconcile``, or on demand with
+ReconcileCheckouts) the reconciler takes the payments that
+
+* target a cart, are ``authorized`` (or ``succeeded``: the gateway captured at once),
+* were created at least ``[checkout] orphan_timeout_s`` ago (the injected clock's "now"),
+* and are not the payment of a completed checkout,
+
+marks the cart's checkout failed (``CHECKOUT_ABANDONED``) in the same transaction that
+checks all of this under the checkout's row lock, so a completion still alive can no
+longer place its order with it, and voids the payment (refunds it when captured) with
+the same idempotency key a failed completion uses.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from rcommerce.clock import Clock
+from rcommerce.config import CheckoutSettings
+from rcommerce.db.database import Database
+from rcommerce.domain.checkout import convert
+from rcommerce.domain.checkout.models import CheckoutAttemptRow
+from rcommerce.domain.checkout.service import compensation_key
+from rcommerce.domain.payments.models import PaymentRow
+from rcommerce.domain.payments.rules import PaymentState
+from rcommerce.domain.payments.service import PaymentService
+from rcommerce.errors import DomainError
+from rcommerce.events import record_event
+from rcommerce.gen.v1 import payments_pb2
+from rcommerce.jobs.queue import Job, JobQueue
+
+__all__ = ["RECONCILE_KIND", "CheckoutReconciler"]
+
+log = logging.getLogger("rcommerce.checkout")
+
+RECONCILE_KIND = "checkout.reconcile"
+ABANDONED = "CHECKOUT_ABANDONED"
+_HELD = (PaymentState.AUTHORIZED.value, PaymentState.SUCCEEDED.value)
+
+
+class CheckoutReconciler:
+    """Finds and voids orphaned checkout authorizations (see the module doc)."""
+
+    def __init__(
+        self, db: Database, clock: Clock, payments: PaymentService, settings: CheckoutSettings | None = None
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._payments = payments
+        self.settings = settings or CheckoutSettings()
+
+    def register(self, queue: JobQueue) -> None:
+        queue.register(RECONCILE_KIND, self._job, max_attempts=3)
+        queue.schedule("checkout-reconcile", "* * * * *", RECONCILE_KIND)
+
+    async def _job(self, job: Job) -> None:
+        await self.reconcile()
+
+    async def reconcile(self, limit: int = 100) -> list[str]:
+        """Void the orphans; returns the names of the payments voided or refunded."""
+        now = self._clock.now()
+        cutoff = now - timedelta(seconds=self.settings.orphan_timeout_s)
+        async with self._db.read() as s:
+            rows = (
+                await s.execute(
+                    select(PaymentRow.id, PaymentRow.target)
+                    .where(
+                        PaymentRow.target.like("carts/%"),
+                        PaymentRow.status.in_(_HELD),
+                        PaymentRow.created_at <= cutoff,
+                    )
+                    .order_by(PaymentRow.created_at, PaymentRow.id)
+                    .limit(limit)
+                )
+            ).all()
+        done: list[str] = []
+        for payment_id, target in rows:
+            if await self._claim(payment_id, target.removeprefix("carts/")) and await self._undo(payment_id):
+                done.append(f"payments/{payment_id}")
+        if done:
+            log.warning("reconciler voided %d orphaned checkout authorization(s): %s", len(done), ", ".join(done))
+        return done
+
+    async def _claim(self, payment_id: str, cart_id: str) -> bool:
+        """Under the checkout's lock: is the payment still an orphan? Then the checkout
+        can no longer use it."""
+        now = self._clock.now()
+        async with self._db.transaction() as s:
+            attempt = await s.scalar(
+                select(CheckoutAttemptRow).where(CheckoutAttemptRow.cart_id == cart_id).with_for_update()
+            )
+            payment = await s.get(PaymentRow, payment_id, with_for_update=True)
+            if payment is None or payment.status not in _HELD or not payment.target.startswith("carts/"):
+                return False
+            if attempt is None:
+                return True  # a payment made for the cart outside checkout
+            if attempt.status == "completed" and attempt.payment_id == payment_id:
+                return False  # the order's payment (placement kept the cart as target)
+            mine = attempt.payment_id == payment_id or (attempt.status == "authorizing" and not attempt.payment_id)
+            if not mine:
+                return True  # an earlier completion's payment; the checkout moved on
+            attempt.status = "failed"
+            attempt.payment_id = payment_id
+            attempt.failure_reason = ABANDONED
+            attempt.failure_message = f"The authorization {payment_id} had no order after the timeout and was voided."
+            attempt.lock_key, attempt.locked_at, attempt.updated_at = "", None, now
+            await s.flush()
+            message = convert.checkout_message(attempt, None)
+            record_event(s, "checkout.failed", message.name, message, now, reason=ABANDONED)
+            return True
+
+    async def _undo(self, payment_id: str) -> bool:
+        name = f"payments/{payment_id}"
+        key = compensation_key(payment_id)
+        try:
+            payment = await self._payments.get_payment(name)
+            if payment.status == payments_pb2.PAYMENT_STATUS_SUCCEEDED:
+                await self._payments.refund(
+                    payments_pb2.RefundPaymentRequest(
+                        name=name, amount=payment.amount_captured, reason="duplicate", idempotency_key=key
+                    )
+                )
+            else:
+                await self._payments.void(payments_pb2.VoidPaymentRequest(name=name, idempotency_key=key))
+        except DomainError as exc:
+            log.warning("reconciler could not void %s: %s %s", name, exc.reason.name, exc)
+            return False
+        return True

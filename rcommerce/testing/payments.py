@@ -29,11 +29,14 @@ answer and do not move money twice; partial capture and partial refund honour th
 configuration and never exceed what is left; void; off-session charges with a saved
 method; unsupported operations raise ``UnsupportedOperation``; webhooks are verified
 (a tampered body or a stale timestamp raises ``WebhookSignatureError``), mapped to the
-normalized events, and unknown event types come back as ``IGNORED``.
+normalized events, and unknown event types come back as ``IGNORED`` (``parse_webhook``
+may be plain or ``async``); a saved method's ``gateway_customer_id``, when reported, is
+accepted back on the next save.
 """
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -56,6 +59,7 @@ from rcommerce.plugins.providers import (
     SaveMethodRequest,
     UnsupportedOperation,
     VoidRequest,
+    WebhookEvent,
     WebhookEventType,
     WebhookRequest,
     WebhookSignatureError,
@@ -243,6 +247,11 @@ class GatewayConformance:
         saved = await gateway.save_method(save)
         assert saved.token and not (saved.last4 and len(saved.last4) != 4)
         assert saved.token in [m.token for m in await gateway.list_methods(scenario.customer_id)]
+        if saved.gateway_customer_id:
+            again = await gateway.save_method(
+                replace(save, idempotency_key=_key(), gateway_customer_id=saved.gateway_customer_id)
+            )
+            assert again.gateway_customer_id == saved.gateway_customer_id, "the stored gateway customer is used"
         if config.supports_off_session:
             charge = OffSessionRequest(
                 f"pay_{uuid.uuid4().hex[:20]}",
@@ -279,7 +288,7 @@ class GatewayConformance:
             WebhookEventType.PAYMENT_REFUNDED,
         ):
             body, headers = self._webhook(gateway, kind, "ref_conformance", scenario.amount, NOW)
-            event = gateway.parse_webhook(WebhookRequest(body, headers, NOW, 300))
+            event = await _parse(gateway, WebhookRequest(body, headers, NOW, 300))
             assert event.type is kind and event.gateway_ref == "ref_conformance" and event.event_id
 
     async def test_tampered_webhook_is_rejected(self, gateway: PaymentGateway, scenario: Scenario) -> None:
@@ -288,9 +297,9 @@ class GatewayConformance:
         )
         tampered = body[:-2] + bytes([body[-2] ^ 1]) + body[-1:]
         with pytest.raises(WebhookSignatureError):
-            gateway.parse_webhook(WebhookRequest(tampered, headers, NOW, 300))
+            await _parse(gateway, WebhookRequest(tampered, headers, NOW, 300))
         with pytest.raises(WebhookSignatureError):
-            gateway.parse_webhook(WebhookRequest(body, {}, NOW, 300))
+            await _parse(gateway, WebhookRequest(body, {}, NOW, 300))
 
     async def test_stale_webhook_is_rejected(self, gateway: PaymentGateway, scenario: Scenario) -> None:
         old = datetime.fromtimestamp(NOW.timestamp() - 301, UTC)
@@ -298,8 +307,14 @@ class GatewayConformance:
             gateway, WebhookEventType.PAYMENT_SUCCEEDED, "ref_conformance", scenario.amount, old
         )
         with pytest.raises(WebhookSignatureError):
-            gateway.parse_webhook(WebhookRequest(body, headers, NOW, 300))
+            await _parse(gateway, WebhookRequest(body, headers, NOW, 300))
 
     async def test_unknown_webhook_type_is_ignored(self, gateway: PaymentGateway, scenario: Scenario) -> None:
         body, headers = self._webhook(gateway, WebhookEventType.IGNORED, "ref_conformance", scenario.amount, NOW)
-        assert gateway.parse_webhook(WebhookRequest(body, headers, NOW, 300)).type is WebhookEventType.IGNORED
+        assert (await _parse(gateway, WebhookRequest(body, headers, NOW, 300))).type is WebhookEventType.IGNORED
+
+
+async def _parse(gateway: PaymentGateway, request: WebhookRequest) -> WebhookEvent:
+    """``parse_webhook`` may be plain or ``async``: the core accepts both."""
+    parsed = gateway.parse_webhook(request)
+    return await parsed if inspect.isawaitable(parsed) else parsed

@@ -218,10 +218,10 @@ def _request(
     return WebhookRequest(body, {k.lower(): v for k, v in headers.items()}, received, 300)
 
 
-def test_valid_one_byte_changed_stale_and_foreign_deliveries(fake: FakePayPal) -> None:
+async def test_valid_one_byte_changed_stale_and_foreign_deliveries(fake: FakePayPal) -> None:
     gateway = _gateway(fake)
     body = _capture_event()
-    event = gateway.parse_webhook(_request(fake, body))
+    event = await gateway.parse_webhook(_request(fake, body))
     assert (event.type, event.gateway_ref, event.amount, event.currency) == (
         WebhookEventType.PAYMENT_SUCCEEDED,
         "ORDER1",
@@ -234,42 +234,42 @@ def test_valid_one_byte_changed_stale_and_foreign_deliveries(fake: FakePayPal) -
         changed = bytearray(body)
         changed[i] ^= 0x01
         with pytest.raises(WebhookSignatureError):
-            gateway.parse_webhook(replace(signed, body=bytes(changed)))
+            await gateway.parse_webhook(replace(signed, body=bytes(changed)))
     for at in (NOW - timedelta(seconds=301), NOW + timedelta(seconds=301)):
         with pytest.raises(WebhookSignatureError, match="transmission time"):
-            gateway.parse_webhook(_request(fake, body, at=at))
+            await gateway.parse_webhook(_request(fake, body, at=at))
     with pytest.raises(WebhookSignatureError, match="does not match"):  # signed for another subscription
-        gateway.parse_webhook(_request(fake, body, webhook_id="WH-OTHER"))
+        await gateway.parse_webhook(_request(fake, body, webhook_id="WH-OTHER"))
     with pytest.raises(WebhookSignatureError, match="missing"):
-        gateway.parse_webhook(WebhookRequest(body, {}, NOW, 300))
+        await gateway.parse_webhook(WebhookRequest(body, {}, NOW, 300))
     bad_algo = dict(signed.headers, **{"paypal-auth-algo": "SHA1withRSA"})
     with pytest.raises(WebhookSignatureError, match="ALGO"):
-        gateway.parse_webhook(replace(signed, headers=bad_algo))
+        await gateway.parse_webhook(replace(signed, headers=bad_algo))
 
 
-def test_certificates_come_only_from_paypal_and_must_be_valid(fake: FakePayPal) -> None:
+async def test_certificates_come_only_from_paypal_and_must_be_valid(fake: FakePayPal) -> None:
     body = _capture_event()
     signed = _request(fake, body)
     elsewhere = dict(signed.headers, **{"paypal-cert-url": "https://attacker.example/cert.pem"})
     with pytest.raises(WebhookSignatureError, match="not one of PayPal's"):
-        _gateway(fake).parse_webhook(replace(signed, headers=elsewhere))
+        await _gateway(fake).parse_webhook(replace(signed, headers=elsewhere))
     default = PayPalGateway(client_id="c", client_secret="s", webhook_id=fake.webhook_id)
     with pytest.raises(WebhookSignatureError, match="not one of PayPal's"):
-        default.parse_webhook(signed)  # a local URL is not PayPal's
+        await default.parse_webhook(signed)  # a local URL is not PayPal's
     later = NOW + timedelta(days=400)
     with pytest.raises(WebhookSignatureError, match="not valid"):
-        _gateway(fake).parse_webhook(_request(fake, body, at=later, received=later))
+        await _gateway(fake).parse_webhook(_request(fake, body, at=later, received=later))
     other_key, _ = make_certificate(NOW)
     forged = sign_delivery(other_key, body, fake.webhook_id, fake.base_url + CERT_PATH, NOW)
     with pytest.raises(WebhookSignatureError, match="does not match"):
-        _gateway(fake).parse_webhook(WebhookRequest(body, {k.lower(): v for k, v in forged.items()}, NOW, 300))
+        await _gateway(fake).parse_webhook(WebhookRequest(body, {k.lower(): v for k, v in forged.items()}, NOW, 300))
 
 
-def test_the_certificate_is_fetched_once(fake: FakePayPal) -> None:
+async def test_the_certificate_is_fetched_once(fake: FakePayPal) -> None:
     gateway = _gateway(fake)
-    gateway.parse_webhook(_request(fake, _capture_event()))
+    await gateway.parse_webhook(_request(fake, _capture_event()))
     fake.cert_pem = b"not a certificate any more"
-    assert gateway.parse_webhook(_request(fake, _capture_event("ORDER2"))).gateway_ref == "ORDER2"
+    assert (await gateway.parse_webhook(_request(fake, _capture_event("ORDER2")))).gateway_ref == "ORDER2"
 
 
 @pytest.mark.parametrize(
@@ -295,21 +295,21 @@ def test_the_certificate_is_fetched_once(fake: FakePayPal) -> None:
         ("CUSTOMER.DISPUTE.CREATED", {}, "ignored", None),
     ],
 )
-def test_event_mapping(
+async def test_event_mapping(
     fake: FakePayPal, kind: str, resource: dict[str, object], expected: str, amount: int | None
 ) -> None:
     resource = {**resource, "supplementary_data": {"related_ids": {"order_id": "ORDER1"}}}
     body = json.dumps({"id": "WH-2", "event_type": kind, "resource": resource}).encode()
-    event = _gateway(fake).parse_webhook(_request(fake, body))
+    event = await _gateway(fake).parse_webhook(_request(fake, body))
     assert (event.type.value, event.amount) == (expected, amount)
     assert event.gateway_ref == ("" if expected == "ignored" else "ORDER1")
 
 
-def test_without_a_webhook_id_nothing_is_accepted(fake: FakePayPal) -> None:
+async def test_without_a_webhook_id_nothing_is_accepted(fake: FakePayPal) -> None:
     gateway = _gateway(fake, webhook_id="")
     assert not gateway.config().supports_webhooks
     with pytest.raises(WebhookSignatureError, match="no webhook_id"):
-        gateway.parse_webhook(_request(fake, _capture_event()))
+        await gateway.parse_webhook(_request(fake, _capture_event()))
 
 
 # -- settings -----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from rcommerce.clock import FrozenClock
 from rcommerce.domain.payments.models import PaymentWebhookEventRow
 from rcommerce.gen.v1 import payments_pb2 as P
 from rcommerce.testing.client import ApiClient, ApiError
+from rcommerce.testing.databases import matrix, migrated_url
 from rcommerce.testing.server import LiveServer, live_server
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -36,13 +37,19 @@ def paypal(clock: FrozenClock) -> Iterator[FakePayPal]:
         yield fake
 
 
+@pytest.fixture(params=matrix())
+def database_name(request: pytest.FixtureRequest) -> str:
+    """Each end-to-end test runs on every database of RCOMMERCE_TEST_DATABASES (sqlite by default)."""
+    return str(request.param)
+
+
 @pytest.fixture
-async def shop(paypal: FakePayPal, clock: FrozenClock, tmp_path: Path) -> AsyncIterator[LiveServer]:
+async def shop(paypal: FakePayPal, clock: FrozenClock, tmp_path: Path, database_name: str) -> AsyncIterator[LiveServer]:
     settings = {
         "client_id": paypal.client_id, "client_secret": paypal.client_secret, "webhook_id": paypal.webhook_id,
         "base_url": paypal.base_url, "cert_url_prefixes": [f"{paypal.base_url}/v1/notifications/certs/"],
     }  # fmt: skip
-    url = f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"
+    url = await migrated_url(database_name, tmp_path)
     async with live_server(url, clock, plugins={"autoload": True, "enabled": ["paypal"], "paypal": settings}) as live:
         paypal.webhook_url = f"{live.base_url}/v1/payments/webhooks/paypal"
         yield live
@@ -97,6 +104,8 @@ async def test_approve_redirect_capture_and_refunds(api: ApiClient, paypal: Fake
     assert pending.action.expire_time.ToDatetime(UTC) == START + timedelta(minutes=30)
     paid = await _approve_and_complete(api, paypal, pending)
     assert (paid.status, paid.amount_captured) == (P.PAYMENT_STATUS_SUCCEEDED, 9999)
+    [capture_id] = paypal.captures
+    assert (paid.transaction_id, paid.receipt_url) == (capture_id, "")  # PayPal has no receipt page
     part = await api.call("RefundPayment", P.RefundPaymentRequest(name=paid.name, amount=3000, idempotency_key=_key()))
     assert (part.status, part.amount_refunded) == (P.PAYMENT_STATUS_PARTIALLY_REFUNDED, 3000)
     rest = await api.call("RefundPayment", P.RefundPaymentRequest(name=paid.name, amount=6999, idempotency_key=_key()))
@@ -122,10 +131,17 @@ async def test_authorize_capture_part_and_refund(api: ApiClient, paypal: FakePay
         "CapturePayment", P.CapturePaymentRequest(name=auth.name, amount=5000, idempotency_key=_key())
     )
     assert (captured.status, captured.amount_captured) == (P.PAYMENT_STATUS_SUCCEEDED, 5000)
+    [capture_id] = paypal.captures
+    assert captured.transaction_id == capture_id
+    reads = len(paypal.calls("GET", r"/v2/checkout/orders/\w+"))
     refunded = await api.call(
         "RefundPayment", P.RefundPaymentRequest(name=auth.name, amount=5000, idempotency_key=_key())
     )
     assert refunded.status == P.PAYMENT_STATUS_REFUNDED
+    # The core kept the capture's id from capture(): the refund goes straight to it.
+    assert len(paypal.calls("GET", r"/v2/checkout/orders/\w+")) == reads
+    [sent] = paypal.calls("POST", r"/v2/payments/captures/[\w-]+/refund")
+    assert sent.path == f"/v2/payments/captures/{capture_id}/refund"
 
 
 async def test_webhooks_valid_tampered_stale_duplicate(

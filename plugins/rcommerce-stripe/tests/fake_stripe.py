@@ -160,10 +160,17 @@ class FakeStripe:
     events: list[Obj] = field(default_factory=list)
     undelivered: list[Obj] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)
+    #: Ids as in the spec's scenarios: ``pm_1``, ``pi_1``, ``ch_1`` (a counter per prefix)
+    #: and receipts at ``https://r/<n>``, so S1's exact figures can be asserted.
+    spec_ids: bool = False
+    _per_prefix: dict[str, int] = field(default_factory=dict)
     _idempotency: dict[str, tuple[str, Obj, int, Obj]] = field(default_factory=dict)
     _counter: int = 0
 
     def _id(self, prefix: str) -> str:
+        if self.spec_ids:
+            self._per_prefix[prefix] = self._per_prefix.get(prefix, 0) + 1
+            return f"{prefix}_{self._per_prefix[prefix]}"
         self._counter += 1
         return f"{prefix}_{self._counter}{secrets.token_hex(6)}"
 
@@ -480,11 +487,15 @@ class FakeStripe:
             raise StripeError(402, {**error, "payment_intent": self._public(pi)})
 
     def _charge(self, pi: Obj, *, succeeded: bool) -> Obj:
+        charge_id = self._id("ch")
+        receipt = (
+            f"https://r/{charge_id[3:]}" if self.spec_ids else f"https://pay.stripe.com/receipts/{secrets.token_hex(8)}"
+        )
         charge = {
-            "id": self._id("ch"), "object": "charge", "amount": pi["amount"], "amount_captured": 0, "amount_refunded": 0,
+            "id": charge_id, "object": "charge", "amount": pi["amount"], "amount_captured": 0, "amount_refunded": 0,
             "captured": False, "currency": pi["currency"], "payment_intent": pi["id"], "refunded": False,
             "status": "succeeded" if succeeded else "failed", "payment_method": pi["payment_method"],
-            "receipt_url": f"https://pay.stripe.com/receipts/{secrets.token_hex(8)}", "created": self.clock(),
+            "receipt_url": receipt, "created": self.clock(),
         }  # fmt: skip
         self.charges[charge["id"]] = charge
         return charge

@@ -16,10 +16,12 @@ from rcommerce_stripe import API_VERSION, StripeGateway, StripeSettings, parse_s
 from rcommerce.plugins.providers import (
     GatewayError,
     InitiateRequest,
+    MethodNotSaved,
     OperationStatus,
     PaymentOutcome,
     PaymentRef,
     RefundRequest,
+    SaveMethodRequest,
     WebhookEventType,
     WebhookRequest,
     WebhookSignatureError,
@@ -50,6 +52,62 @@ def _mock(status: int, body: object) -> httpx.MockTransport:
 
 
 # -- payments ---------------------------------------------------------------------------------
+async def test_s1_exact_reply_with_the_legacy_charges_list() -> None:
+    """S1 as written: Stripe's reply lists the charge under ``charges.data`` (API versions
+    before latest_charge); the result carries ch_1, https://r/1 and the card of pm_1."""
+    seen: list[httpx.Request] = []
+    intent = {"id": "pi_1", "object": "payment_intent", "status": "succeeded", "amount": 9999, "amount_received": 9999,
+              "charges": {"data": [{"id": "ch_1", "receipt_url": "https://r/1"}]},
+              "payment_method": {"id": "pm_1", "card": {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030},
+                                 "billing_details": {"name": "John"}}}  # fmt: skip
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"id": "pm_1"} if request.url.path == "/v1/payment_methods" else intent)
+
+    gateway = _gateway("https://stripe.invalid", transport=httpx.MockTransport(reply))
+    card = {"number": "4242424242424242", "exp_month": "12", "exp_year": "2030", "cvc": "123", "name": "John"}
+    result = await gateway.initiate(_initiate(card, metadata={"order_id": "O"}))
+    pm, pi = seen
+    form = dict(httpx.QueryParams(pi.content.decode()))
+    assert dict(httpx.QueryParams(pm.content.decode()))["card[number]"] == "4242424242424242"
+    assert pm.headers["authorization"] == "Bearer sk_test_x"
+    assert (form["amount"], form["currency"], form["payment_method"], form["confirm"], form["capture_method"]) == (
+        "9999", "usd", "pm_1", "true", "automatic")  # fmt: skip
+    assert form["metadata[order_id]"] == "O" and pi.headers["idempotency-key"] == "key-1"
+    assert (result.outcome, result.gateway_ref, result.transaction_id, result.receipt_url) == (
+        PaymentOutcome.CAPTURED, "pi_1", "ch_1", "https://r/1")  # fmt: skip
+    assert result.method is not None
+    assert (result.method.last4, result.method.brand, result.method.token) == ("4242", "visa", "pm_1")
+
+
+async def test_a_stored_stripe_customer_is_used_without_searching(fake: FakeStripe) -> None:
+    gateway = _gateway(fake.base_url)
+    first = await gateway.save_method(SaveMethodRequest("cus_01A", "card", {"token": "pm_card_visa"}, "k1"))
+    assert first.gateway_customer_id in fake.customers
+    assert len(fake.calls("GET", "/v1/customers/search")) == 1
+    second = await gateway.save_method(
+        SaveMethodRequest(
+            "cus_01A", "card", {"token": "pm_card_mastercard"}, "k2", gateway_customer_id=first.gateway_customer_id
+        )
+    )
+    listed = await gateway.list_methods("cus_01A", gateway_customer_id=first.gateway_customer_id)
+    assert {m.token for m in listed} == {first.token, second.token}
+    assert len(fake.calls("GET", "/v1/customers/search")) == 1 and len(fake.customers) == 1
+
+
+async def test_saving_refusals_are_method_not_saved(fake: FakeStripe) -> None:
+    gateway = _gateway(fake.base_url)
+    with pytest.raises(MethodNotSaved) as needs:
+        await gateway.save_method(
+            SaveMethodRequest("cus_01B", "card", {"token": "pm_card_authenticationRequiredOnSetup"}, "k3")
+        )
+    assert needs.value.requires_action and needs.value.code == "authentication_required"
+    with pytest.raises(MethodNotSaved) as declined:
+        await gateway.save_method(SaveMethodRequest("cus_01B", "card", {"token": "pm_card_chargeDeclined"}, "k4"))
+    assert not declined.value.requires_action and declined.value.code == "card_declined"
+
+
 async def test_success_reports_the_charge_and_receipt(fake: FakeStripe) -> None:
     result = await _gateway(fake.base_url).initiate(_initiate({"token": "pm_card_visa"}, metadata={"order_id": "O"}))
     assert result.outcome is PaymentOutcome.CAPTURED and result.amount_captured == 9999
@@ -164,12 +222,13 @@ async def test_refund_reasons_map_to_stripe(fake: FakeStripe) -> None:
     paid = await gateway.initiate(_initiate({"token": "pm_card_visa"}))
     ref = PaymentRef("pay_1", paid.gateway_ref, 9999, "USD", amount_captured=9999)
     for reason, sent in (("duplicate", "duplicate"), ("fraudulent", "fraudulent"), ("other", "requested_by_customer")):
-        done = await gateway.refund(RefundRequest(ref, 100, f"r-{reason}", reason, "ptx_1"))
+        done = await gateway.refund(RefundRequest(ref, 100, f"r-{reason}", reason, "ptx_1", note="oops"))
         assert done.status is OperationStatus.SUCCEEDED and done.reference.startswith("re_")
         assert fake.calls("POST", "/v1/refunds")[-1].params["reason"] == sent
     assert fake.calls("POST", "/v1/refunds")[-1].params["metadata"] == {
         "rcommerce_payment_id": "pay_1",
         "rcommerce_refund_id": "ptx_1",
+        "rcommerce_note": "oops",
     }
 
 

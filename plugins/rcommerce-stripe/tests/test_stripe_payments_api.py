@@ -18,9 +18,10 @@ from rcommerce_stripe import API_VERSION
 from sqlalchemy import select
 
 from rcommerce.clock import FrozenClock
-from rcommerce.domain.payments.models import PaymentTransactionRow, PaymentWebhookEventRow
+from rcommerce.domain.payments.models import GatewayCustomerRow, PaymentTransactionRow, PaymentWebhookEventRow
 from rcommerce.gen.v1 import payments_pb2 as P
 from rcommerce.testing.client import ApiClient, ApiError
+from rcommerce.testing.databases import matrix, migrated_url
 from rcommerce.testing.server import LiveServer, live_server
 
 KEY, WHSEC = "sk_test_x", "whsec_test"
@@ -41,10 +42,16 @@ def stripe(clock: FrozenClock) -> Iterator[FakeStripe]:
         yield fake
 
 
+@pytest.fixture(params=matrix())
+def database_name(request: pytest.FixtureRequest) -> str:
+    """Each end-to-end test runs on every database of RCOMMERCE_TEST_DATABASES (sqlite by default)."""
+    return str(request.param)
+
+
 @pytest.fixture
-async def shop(stripe: FakeStripe, clock: FrozenClock, tmp_path: Path) -> AsyncIterator[LiveServer]:
+async def shop(stripe: FakeStripe, clock: FrozenClock, tmp_path: Path, database_name: str) -> AsyncIterator[LiveServer]:
     settings = {"secret_key": KEY, "webhook_secret": WHSEC, "base_url": stripe.base_url}
-    url = f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"
+    url = await migrated_url(database_name, tmp_path)
     async with live_server(url, clock, plugins={"autoload": True, "enabled": ["stripe"], "stripe": settings}) as live:
         stripe.webhook_url = f"{live.base_url}/v1/payments/webhooks/stripe"
         yield live
@@ -93,6 +100,7 @@ async def _process_webhooks(shop: LiveServer) -> list[str]:
 
 # -- S1 ---------------------------------------------------------------------------------------
 async def test_s1_card_success(api: ApiClient, stripe: FakeStripe) -> None:
+    stripe.spec_ids = True  # pm_1, pi_1, ch_1 and https://r/1 as in the spec
     request = _payment(CARD, description="Order 1001")
     paid = await api.call("CreatePayment", request)
     [tokenize] = stripe.calls("POST", "/v1/payment_methods")
@@ -110,6 +118,12 @@ async def test_s1_card_success(api: ApiClient, stripe: FakeStripe) -> None:
     assert paid.status == P.PAYMENT_STATUS_SUCCEEDED and paid.gateway_reference.startswith("pi_")
     assert (paid.amount_captured, paid.method.brand, paid.method.last4) == (9999, "visa", "4242")
     assert (paid.method.exp_month, paid.method.exp_year) == (12, 2030)
+    # S1's exact figures: payment_id, transaction_id, receipt_url, last_four, card_brand, token.
+    assert (paid.gateway_reference, paid.transaction_id, paid.receipt_url) == ("pi_1", "ch_1", "https://r/1")
+    assert (paid.method.last4, paid.method.brand, paid.method.token) == ("4242", "visa", "pm_1")
+    assert p["payment_method"] == "pm_1"
+    again = await api.call("GetPayment", P.GetPaymentRequest(name=paid.name))
+    assert (again.transaction_id, again.receipt_url) == ("ch_1", "https://r/1"), "stored on the payment"
 
 
 # -- S2 ---------------------------------------------------------------------------------------
@@ -283,13 +297,21 @@ async def test_s5_partial_and_full_refunds(api: ApiClient, stripe: FakeStripe) -
     with pytest.raises(ApiError) as err:
         await api.call("RefundPayment", P.RefundPaymentRequest(name=fresh.name, amount=10000, idempotency_key=_key()))
     assert _refused(err, "REFUND_AMOUNT_INVALID", 400)
-    with pytest.raises(ApiError) as err:
-        await api.call(
-            "RefundPayment", P.RefundPaymentRequest(name=fresh.name, amount=100, reason="oops", idempotency_key=_key())
-        )
-    assert err.value.reason == "VALIDATION_FAILED"
     assert len(stripe.requests) == hits, "refused refunds never reach Stripe"
-    assert sum(r["amount"] for r in stripe.refunds.values()) == 9999
+    # Reason "oops" -> sent to Stripe as requested_by_customer; kept here as reason other + note.
+    oops = await api.call(
+        "RefundPayment", P.RefundPaymentRequest(name=fresh.name, amount=100, reason="oops", idempotency_key=_key())
+    )
+    sent = stripe.calls("POST", "/v1/refunds")[-1].params
+    assert (sent["payment_intent"], sent["amount"], sent["reason"]) == (
+        fresh.gateway_reference,
+        "100",
+        "requested_by_customer",
+    )
+    assert sent["metadata"]["rcommerce_note"] == "oops"
+    assert (oops.status, oops.amount_refunded) == (P.PAYMENT_STATUS_PARTIALLY_REFUNDED, 100)
+    assert (oops.transactions[-1].reason, oops.transactions[-1].note) == ("other", "oops")
+    assert sum(r["amount"] for r in stripe.refunds.values()) == 9999 + 100
 
 
 async def test_partial_capture_then_refund(api: ApiClient, stripe: FakeStripe) -> None:
@@ -383,9 +405,41 @@ async def test_cards_that_need_authentication_to_be_saved_are_refused(api: ApiCl
         await api.call("SavePaymentMethod", P.SavePaymentMethodRequest(
             parent=_customer(), gateway="stripe", method_type="card",
             method_data={"token": "pm_card_authenticationRequiredOnSetup"}, idempotency_key=_key()))  # fmt: skip
-    assert err.value.reason == "PAYMENT_GATEWAY_ERROR" and "authenticate" in err.value.message
+    assert _refused(err, "SAVED_METHOD_REQUIRES_ACTION", 422) and "authenticate" in err.value.message
+    assert err.value.metadata["declineCode"] == "authentication_required"
     with pytest.raises(ApiError) as err:
         await api.call("SavePaymentMethod", P.SavePaymentMethodRequest(
             parent=_customer(), gateway="stripe", method_type="card",
             method_data={"token": "pm_card_chargeDeclined"}, idempotency_key=_key()))  # fmt: skip
-    assert "card_declined" in err.value.message
+    assert _refused(err, "CARD_DECLINED", 402) and err.value.metadata["declineCode"] == "card_declined"
+
+
+async def test_the_stripe_customer_is_stored_not_searched(api: ApiClient, shop: LiveServer, stripe: FakeStripe) -> None:
+    parent = _customer()
+    customer_id = parent.split("/")[1]
+
+    async def save(token: str) -> P.SavedPaymentMethod:
+        return await api.call("SavePaymentMethod", P.SavePaymentMethodRequest(
+            parent=parent, gateway="stripe", method_type="card", method_data={"token": token},
+            customer_email="john@example.com", idempotency_key=_key()))  # fmt: skip
+
+    first = await save("pm_card_visa")
+    [customer] = stripe.customers.values()
+    assert len(stripe.calls("GET", "/v1/customers/search")) == 1, "searched once: nothing stored yet"
+    async with shop.app.db.read() as s:
+        stored = await s.get(GatewayCustomerRow, (customer_id, "stripe"))
+    assert stored is not None and stored.gateway_customer_id == customer["id"]
+    second = await save("pm_card_mastercard")
+    listed = await api.call(
+        "ListSavedPaymentMethods", P.ListSavedPaymentMethodsRequest(parent=parent, gateway="stripe")
+    )
+    assert sorted(m.name for m in listed.payment_methods) == sorted([first.name, second.name])
+    token = first.name.rsplit("/", 1)[1]
+    owner_reads = len(stripe.calls("GET", f"/v1/payment_methods/{token}"))
+    renewal = await api.call("CreatePayment", _payment({}, method_type="", saved_method_token=token, off_session=True,
+                                                       customer_id=customer_id))  # fmt: skip
+    assert renewal.status == P.PAYMENT_STATUS_SUCCEEDED
+    assert stripe.calls("POST", "/v1/payment_intents")[-1].params["customer"] == customer["id"]
+    assert len(stripe.calls("GET", f"/v1/payment_methods/{token}")) == owner_reads, "no owner lookup"
+    await api.call("DeleteSavedPaymentMethod", P.DeleteSavedPaymentMethodRequest(name=second.name, gateway="stripe"))
+    assert len(stripe.calls("GET", "/v1/customers/search")) == 1 and len(stripe.customers) == 1

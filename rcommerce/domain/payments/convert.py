@@ -51,7 +51,8 @@ def payment_message(row: PaymentRow, transactions: Sequence[PaymentTransactionRo
         amount_refunded=row.amount_refunded, status=P.PaymentStatus.Value(f"PAYMENT_STATUS_{row.status.upper()}"),
         gateway_reference=row.gateway_ref, error_code=row.error_code, error_message=row.error_message,
         method=method_details(row.method_details or {"type": row.method_type}), customer_id=row.customer_id,
-        create_time=_ts(row.created_at), update_time=_ts(row.updated_at),
+        create_time=_ts(row.created_at), update_time=_ts(row.updated_at), transaction_id=row.transaction_id,
+        receipt_url=row.receipt_url,
     )  # fmt: skip
     if row.status == "requires_action":
         message.action.type = row.action_type
@@ -69,6 +70,7 @@ def payment_message(row: PaymentRow, transactions: Sequence[PaymentTransactionRo
                 idempotency_key=tx.idempotency_key,
                 reference=tx.reference,
                 reason=tx.reason,
+                note=tx.note,
                 error_code=tx.error_code,
                 error_message=tx.error_message,
                 create_time=_ts(tx.created_at),

@@ -82,6 +82,12 @@ WEBHOOK_SIGNATURE_INVALID = reason(
     _C.INVALID_ARGUMENT,
     "The inbound webhook's signature is missing, wrong, or outside the replay window; nothing was processed.",
 )
+SAVED_METHOD_REQUIRES_ACTION = reason(
+    "SAVED_METHOD_REQUIRES_ACTION",
+    _C.FAILED_PRECONDITION,
+    "The gateway asks the customer to authenticate this card (3-D Secure) before it can be saved; nothing was "
+    "saved. Save it while paying instead (CreatePayment with save_method), where the action is completed.",
+)
 # Declines (DECISIONS 3: HTTP 402). metadata: paymentId, declineCode, retryAllowed.
 CARD_DECLINED = reason("CARD_DECLINED", _C.FAILED_PRECONDITION, "The card was declined.", http=402)
 INSUFFICIENT_FUNDS = reason("INSUFFICIENT_FUNDS", _C.FAILED_PRECONDITION, "The card has insufficient funds.", http=402)

@@ -4,7 +4,8 @@
 running amounts; ``payment_transactions`` is the ledger of every gateway call and its
 result (append-only); ``payment_idempotency_keys`` stores each mutating request's key,
 hash and answer; ``payment_webhook_events`` holds verified inbound webhooks, unique per
-gateway and provider event id.
+gateway and provider event id; ``payment_gateway_customers`` maps a customer to the
+gateway's own customer record (Stripe ``cus_...``), so gateways never search for it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from rcommerce.db.base import Base, PrefixedId
 
-__all__ = ["IdempotencyKeyRow", "PaymentRow", "PaymentTransactionRow", "PaymentWebhookEventRow"]
+__all__ = [
+    "GatewayCustomerRow",
+    "IdempotencyKeyRow",
+    "PaymentRow",
+    "PaymentTransactionRow",
+    "PaymentWebhookEventRow",
+]
 
 
 class PaymentRow(Base):
@@ -55,6 +62,10 @@ class PaymentRow(Base):
     method_details: Mapped[dict[str, Any]]
     #: What the gateway asked us to hand back; never public.
     provider_data: Mapped[dict[str, Any]]
+    #: The provider's id of the money movement ("ch_...", a PayPal capture id); "" until known.
+    transaction_id: Mapped[str] = mapped_column(String(255))
+    #: The provider's receipt page; "" when it has none.
+    receipt_url: Mapped[str] = mapped_column(String(1000))
     #: Idempotency key of the operation now talking to the gateway, and since when.
     lock_key: Mapped[str] = mapped_column(String(255))
     locked_at: Mapped[datetime | None]
@@ -82,6 +93,8 @@ class PaymentTransactionRow(Base):
     #: The gateway's id of the operation ("re_...", "ch_...", an event id).
     reference: Mapped[str] = mapped_column(String(255))
     reason: Mapped[str] = mapped_column(String(50))
+    #: Free text of a refund (the caller's own reason when it was not a known one).
+    note: Mapped[str] = mapped_column(String(500))
     error_code: Mapped[str] = mapped_column(String(100))
     error_message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
@@ -132,3 +145,16 @@ class PaymentWebhookEventRow(Base):
     payment_id: Mapped[str] = mapped_column(String(40))
     received_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]
+
+
+class GatewayCustomerRow(Base):
+    """Our customer's record at one gateway ("cus_..." at Stripe), stored from the
+    gateway's answers and handed to it as ``gateway_customer_id``."""
+
+    __tablename__ = "payment_gateway_customers"
+
+    customer_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    gateway: Mapped[str] = mapped_column(String(100), primary_key=True)
+    gateway_customer_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -21,7 +21,13 @@ from rcommerce.domain.payments.errors import (
     PaymentError,
 )
 from rcommerce.money import MAX_AMOUNT, format_amount
-from rcommerce.plugins.providers import GatewayConfig, PaymentMethodConfig, PaymentOutcome, WebhookEventType
+from rcommerce.plugins.providers import (
+    REFUND_REASONS,
+    GatewayConfig,
+    PaymentMethodConfig,
+    PaymentOutcome,
+    WebhookEventType,
+)
 
 __all__ = [
     "TRANSITIONS",
@@ -34,6 +40,7 @@ __all__ = [
     "check_refund",
     "check_transition",
     "check_void",
+    "refund_reason",
     "status_after_refund",
     "status_for_outcome",
     "webhook_target",
@@ -279,3 +286,19 @@ def webhook_target(
     if not can_transition(state, target):
         return None
     return target, new
+
+
+#: The longest refund note kept (the rest of a longer text is cut off).
+NOTE_MAX = 500
+
+
+def refund_reason(text: str) -> tuple[str, str]:
+    """A caller's refund reason -> (reason, note). Empty -> ``requested_by_customer``; a
+    known reason (any case, surrounding blanks ignored) is used as is; any other text is
+    ``other`` with the text kept as the refund's note (S5: "oops" -> other, note "oops")."""
+    cleaned = text.strip()
+    if not cleaned:
+        return "requested_by_customer", ""
+    if cleaned.lower() in REFUND_REASONS:
+        return cleaned.lower(), ""
+    return "other", cleaned[:NOTE_MAX]

@@ -19,6 +19,7 @@ was, and a retry with the same key calls the gateway again with the same key.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -46,10 +47,12 @@ from rcommerce.domain.payments.errors import (
     PAYMENT_NOT_FOUND,
     PAYMENT_OPERATION_IN_PROGRESS,
     SAVED_METHOD_NOT_FOUND,
+    SAVED_METHOD_REQUIRES_ACTION,
     WEBHOOK_SIGNATURE_INVALID,
     PaymentError,
 )
 from rcommerce.domain.payments.models import (
+    GatewayCustomerRow,
     IdempotencyKeyRow,
     PaymentRow,
     PaymentTransactionRow,
@@ -64,6 +67,7 @@ from rcommerce.domain.payments.rules import (
     check_initiate,
     check_refund,
     check_void,
+    refund_reason,
     status_after_refund,
     status_for_outcome,
     webhook_target,
@@ -77,11 +81,12 @@ from rcommerce.money import is_currency
 from rcommerce.names import parse_name
 from rcommerce.pagination import PageTokens, fingerprint, page_size
 from rcommerce.plugins.providers import (
-    REFUND_REASONS,
     CaptureRequest,
     CompleteActionRequest,
     GatewayError,
     InitiateRequest,
+    MethodDetails,
+    MethodNotSaved,
     OffSessionRequest,
     OperationResult,
     OperationStatus,
@@ -93,6 +98,7 @@ from rcommerce.plugins.providers import (
     SaveMethodRequest,
     UnsupportedOperation,
     VoidRequest,
+    WebhookEvent,
     WebhookEventType,
     WebhookRequest,
     WebhookSignatureError,
@@ -216,6 +222,7 @@ class PaymentService:
     async def _ledger(
         self, s: AsyncSession, row: PaymentRow, kind: str, status: str, amount: int, key: str = "", *,
         reference: str = "", reason: str = "", error_code: str = "", error_message: str = "", tx_id: str = "",
+        note: str = "",
     ) -> PaymentTransactionRow:  # fmt: skip
         """Append to the ledger; the caller holds the payment's row lock."""
         now = self.clock.now()
@@ -224,7 +231,7 @@ class PaymentService:
         )
         tx = PaymentTransactionRow(
             id=tx_id or new_id("ptx", now), payment_id=row.id, seq=(last or 0) + 1, kind=kind, status=status, amount=amount, currency=row.currency,
-            idempotency_key=key, reference=reference[:255], reason=reason, error_code=error_code[:100],
+            idempotency_key=key, reference=reference[:255], reason=reason, note=note[:500], error_code=error_code[:100],
             error_message=error_message, created_at=now,
         )  # fmt: skip
         s.add(tx)
@@ -377,19 +384,21 @@ class PaymentService:
                     status=S.PENDING.value, status_before_dispute="", gateway_ref="", customer_id=customer_id,
                     customer_email=request.customer_email, action_type="", action_data={}, action_expires_at=None,
                     error_code="", error_message="", method_details={"type": method_type}, provider_data={},
+                    transaction_id="", receipt_url="",
                     lock_key=key, locked_at=now, revision=1, created_at=now, updated_at=now,
                 )  # fmt: skip
                 s.add(row)
                 await idempotency.attach(s, key, row.id)
                 await self._event(s, row, "payment.created")
             payment_id = row.id
+            gateway_customer = await self._gateway_customer(s, customer_id, request.gateway)
         metadata = {"target": request.target, "payment": payment_name(payment_id)}
         kind = "off_session" if request.off_session else "initiate"
         try:
             if request.off_session:
                 off = OffSessionRequest(
                     payment_id, customer_id, request.saved_method_token, request.amount, request.currency_code, key,
-                    request.description, metadata,
+                    request.description, metadata, gateway_customer,
                 )  # fmt: skip
                 result = await self._call(kind, request.gateway, lambda: gateway.charge_off_session(off))
             else:
@@ -399,6 +408,7 @@ class PaymentService:
                 initiate = InitiateRequest(
                     payment_id, request.amount, request.currency_code, method_type, key, data, capture, customer_id,
                     request.customer_email, request.save_method, request.return_url, request.description, metadata,
+                    gateway_customer,
                 )  # fmt: skip
                 result = await self._call(kind, request.gateway, lambda: gateway.initiate(initiate))
         except (GatewayError, UnsupportedOperation) as exc:
@@ -416,7 +426,13 @@ class PaymentService:
             if result.gateway_ref:
                 row.gateway_ref = result.gateway_ref
             if result.provider_data:
-                row.provider_data = {**row.provider_data, "gateway": dict(result.provider_data)}
+                row.provider_data = _merged(row.provider_data, result.provider_data)
+            if result.transaction_id:
+                row.transaction_id = result.transaction_id[:255]
+            if result.receipt_url:
+                row.receipt_url = result.receipt_url[:1000]
+            if result.gateway_customer_id and row.customer_id:
+                await self._remember_gateway_customer(s, row.customer_id, row.gateway, result.gateway_customer_id)
             if result.method is not None:
                 row.method_details = to_details_dict(result.method)
             status = {PaymentOutcome.FAILED: "failed", PaymentOutcome.PENDING: "pending"}.get(
@@ -447,10 +463,10 @@ class PaymentService:
                     row.provider_data = {**row.provider_data, "retry_allowed": result.retry_allowed}
             self._unlock(row)
             self._touch(row)
-            if changed and target in _EVENTS:
-                await self._event(s, row, _EVENTS[target])
             await s.flush()
-            message = await self._message(s, row)
+            message = await self._message(s, row)  # once, for the event and the answer
+            if changed and target in _EVENTS:
+                record_event(s, _EVENTS[target], payment_name(row.id), message, self.clock.now())
             if row.status == S.FAILED.value and changed:
                 error = _declined(row)
                 await idempotency.finish(s, key, error=error)
@@ -541,6 +557,7 @@ class PaymentService:
         call: Callable[[PaymentGateway, PaymentRef, int, str, str], Awaitable[OperationResult]],
         apply: Callable[[PaymentRow, OperationResult, int], str | None],
         reason: str = "",
+        note: str = "",
     ) -> P.Payment:
         """Claim, call, apply for capture, void and refund."""
         key = idempotency.check_key(key_value)
@@ -566,14 +583,21 @@ class PaymentService:
         async with self.db.transaction() as s:
             row = await self._row(s, payment_id, lock=True)
             await self._ledger(s, row, kind, result.status.value, result.amount or amount, key, reference=result.reference,
-                               reason=reason, error_code=result.error_code, error_message=result.error_message, tx_id=tx_id)  # fmt: skip
+                               reason=reason, error_code=result.error_code, error_message=result.error_message, tx_id=tx_id,
+                               note=note)  # fmt: skip
+            if result.provider_data and result.status is not OperationStatus.FAILED:
+                row.provider_data = _merged(row.provider_data, result.provider_data)
             event = apply(row, result, amount) if result.status is not OperationStatus.FAILED else None
             self._unlock(row)
             self._touch(row)
-            if event:
-                await self._event(s, row, event, amount=result.amount or amount, reason=reason)
             await s.flush()
-            message = await self._message(s, row)
+            message = await self._message(s, row)  # once, for the event and the answer
+            if event:
+                extra = {"note": note} if note else {}
+                record_event(
+                    s, event, payment_name(row.id), message, self.clock.now(), amount=result.amount or amount,
+                    reason=reason, **extra,
+                )  # fmt: skip
             if result.status is OperationStatus.FAILED:
                 error: PaymentError | None = PaymentError(
                     PAYMENT_DECLINED, f"The gateway refused the {kind}: {result.error_message or result.error_code}.",
@@ -598,6 +622,8 @@ class PaymentService:
             if result.status is OperationStatus.PENDING:
                 return None  # a webhook reports the capture
             row.status, row.amount_captured = S.SUCCEEDED.value, result.amount or amount
+            if not row.transaction_id and result.reference:
+                row.transaction_id = result.reference[:255]
             return "payment.captured"
 
         return await self._operate(
@@ -622,15 +648,13 @@ class PaymentService:
         )
 
     async def refund(self, request: P.RefundPaymentRequest) -> P.Payment:
-        reason = request.reason or "requested_by_customer"
-        if reason not in REFUND_REASONS:
-            raise invalid("reason", f"must be one of {', '.join(REFUND_REASONS)}")
+        reason, note = refund_reason(request.reason)
 
         def prepare(row: PaymentRow, gateway: PaymentGateway) -> int:
             return check_refund(gateway.config(), PaymentState(row.status), _amounts(row), request.amount, row.id)
 
         async def call(gateway: PaymentGateway, ref: PaymentRef, amount: int, key: str, tx_id: str) -> OperationResult:
-            return await gateway.refund(RefundRequest(ref, amount, key, reason, tx_id))
+            return await gateway.refund(RefundRequest(ref, amount, key, reason, tx_id, note))
 
         def apply(row: PaymentRow, result: OperationResult, amount: int) -> str | None:
             # A pending refund already counts against what is left, so two refunds can
@@ -641,8 +665,9 @@ class PaymentService:
             return "payment.refunded"
 
         return await self._operate(
-            "RefundPayment", "refund", request, request.name, request.idempotency_key, prepare, call, apply, reason
-        )
+            "RefundPayment", "refund", request, request.name, request.idempotency_key, prepare, call, apply, reason,
+            note,
+        )  # fmt: skip
 
     # -- saved methods --------------------------------------------------------------------
     def _customer(self, parent: str, principal: Principal | None, field: str = "parent") -> str:
@@ -668,8 +693,11 @@ class PaymentService:
     ) -> P.ListSavedPaymentMethodsResponse:
         customer_id = self._customer(request.parent, principal)
         gateway = self._saving_gateway(request.gateway)
+        extra = await self._customer_kwargs(gateway, "list_methods", customer_id, request.gateway)
         try:
-            methods = await self._call("list_methods", request.gateway, lambda: gateway.list_methods(customer_id))
+            methods = await self._call(
+                "list_methods", request.gateway, lambda: gateway.list_methods(customer_id, **extra)
+            )
         except (GatewayError, UnsupportedOperation) as exc:
             raise _gateway_error("list_methods", request.gateway, exc) from exc
         return P.ListSavedPaymentMethodsResponse(
@@ -693,19 +721,72 @@ class PaymentService:
             await idempotency.claim(
                 s, key, operation, digest, self.clock.now(), timedelta(seconds=self.settings.lock_timeout_s)
             )
+            gateway_customer = await self._gateway_customer(s, customer_id, request.gateway)
         save = SaveMethodRequest(
-            customer_id, request.method_type or "card", dict(request.method_data), key, request.customer_email
-        )
+            customer_id, request.method_type or "card", dict(request.method_data), key, request.customer_email,
+            gateway_customer,
+        )  # fmt: skip
         try:
-            details = await self._call("save_method", request.gateway, lambda: gateway.save_method(save))
+            details = await self._call("save_method", request.gateway, lambda: _save(gateway, save))
         except (GatewayError, UnsupportedOperation) as exc:
             async with self.db.transaction() as s:
                 await idempotency.release(s, key)
             raise _gateway_error("save_method", request.gateway, exc) from exc
+        if isinstance(details, MethodNotSaved):
+            error = _not_saved(request.gateway, customer_id, details)
+            async with self.db.transaction() as s:
+                await idempotency.finish(s, key, error=error)
+            raise error
         message = saved_method_message(customer_id, request.gateway, details)
         async with self.db.transaction() as s:
+            if details.gateway_customer_id:
+                await self._remember_gateway_customer(s, customer_id, request.gateway, details.gateway_customer_id)
             await idempotency.finish(s, key, response=message)
         return message
+
+    # -- gateway customers ----------------------------------------------------------------
+    async def _gateway_customer(self, s: AsyncSession, customer_id: str, gateway: str) -> str:
+        """The gateway's id of our customer, "" when none is stored (or no customer)."""
+        if not customer_id:
+            return ""
+        found = await s.get(GatewayCustomerRow, (customer_id, gateway))
+        return found.gateway_customer_id if found is not None else ""
+
+    async def _remember_gateway_customer(self, s: AsyncSession, customer_id: str, gateway: str, value: str) -> None:
+        """Store (or replace) the gateway's id of ``customer_id``; a concurrent first
+        insert of the same pair wins and this one updates it."""
+        now = self.clock.now()
+        found = await s.get(GatewayCustomerRow, (customer_id, gateway), with_for_update=True)
+        if found is not None:
+            if found.gateway_customer_id != value:
+                found.gateway_customer_id, found.updated_at = value[:255], now
+            return
+        try:
+            async with s.begin_nested():
+                s.add(GatewayCustomerRow(customer_id=customer_id, gateway=gateway, gateway_customer_id=value[:255],
+                                         created_at=now, updated_at=now))  # fmt: skip
+        except IntegrityError as exc:
+            if not is_unique_violation(exc):
+                raise
+            found = await s.get(
+                GatewayCustomerRow, (customer_id, gateway), with_for_update=True, populate_existing=True
+            )
+            if found is not None:
+                found.gateway_customer_id, found.updated_at = value[:255], now
+
+    async def _customer_kwargs(
+        self, gateway: PaymentGateway, method: str, customer_id: str, code: str
+    ) -> dict[str, str]:
+        """``{"gateway_customer_id": ...}`` for ``list_methods``/``delete_method`` when the
+        gateway's method declares that optional keyword (older gateways do not)."""
+        try:
+            accepts = "gateway_customer_id" in inspect.signature(getattr(gateway, method)).parameters
+        except (TypeError, ValueError):
+            accepts = False
+        if not accepts:
+            return {}
+        async with self.db.read() as s:
+            return {"gateway_customer_id": await self._gateway_customer(s, customer_id, code)}
 
     async def delete_saved(
         self, request: P.DeleteSavedPaymentMethodRequest, principal: Principal | None = None
@@ -715,15 +796,21 @@ class PaymentService:
             raise invalid("name", "must look like customers/cus_.../paymentMethods/{token}")
         customer_id = self._customer("/".join(parts[:2]), principal, "name")
         gateway = self._saving_gateway(request.gateway)
+        listing = await self._customer_kwargs(gateway, "list_methods", customer_id, request.gateway)
+        deleting = await self._customer_kwargs(gateway, "delete_method", customer_id, request.gateway)
         try:
-            methods = await self._call("list_methods", request.gateway, lambda: gateway.list_methods(customer_id))
+            methods = await self._call(
+                "list_methods", request.gateway, lambda: gateway.list_methods(customer_id, **listing)
+            )
             if all(m.token != parts[3] for m in methods):
                 raise PaymentError(
                     SAVED_METHOD_NOT_FOUND,
                     f"No saved method {parts[3]} for {customer_id} at {request.gateway}.",
                     name=request.name,
                 )
-            await self._call("delete_method", request.gateway, lambda: gateway.delete_method(customer_id, parts[3]))
+            await self._call(
+                "delete_method", request.gateway, lambda: gateway.delete_method(customer_id, parts[3], **deleting)
+            )
         except (GatewayError, UnsupportedOperation) as exc:
             raise _gateway_error("delete_method", request.gateway, exc) from exc
 
@@ -734,11 +821,16 @@ class PaymentService:
         gateway = self.gateway(gateway_code)
         now = self.clock.now()
         try:
-            event = gateway.parse_webhook(WebhookRequest(body, headers, now, self.settings.webhook_tolerance_s))
+            event = await self._parse_webhook(
+                gateway, gateway_code, WebhookRequest(body, headers, now, self.settings.webhook_tolerance_s)
+            )
         except WebhookSignatureError as exc:
             raise PaymentError(
                 WEBHOOK_SIGNATURE_INVALID, f"The {gateway_code} webhook was rejected: {exc}.", gateway=gateway_code
             ) from exc
+        except GatewayError as exc:
+            # Verification needed the provider and it did not answer: the provider redelivers.
+            raise _gateway_error("parse_webhook", gateway_code, exc) from exc
         ignored = event.type is WebhookEventType.IGNORED
         async with self.db.transaction() as s:
             found = await s.scalar(
@@ -764,6 +856,27 @@ class PaymentService:
             if not ignored and self.queue is not None:
                 await self.queue.enqueue(s, WEBHOOK_KIND, {"webhook_id": row.id}, dedupe_key=f"pwh:{row.id}")
         return {"received": True, "duplicate": False, "eventId": event.event_id, "ignored": ignored}
+
+    async def _parse_webhook(self, gateway: PaymentGateway, code: str, request: WebhookRequest) -> WebhookEvent:
+        """``parse_webhook`` may be plain or ``async`` (a gateway that asks the provider to
+        verify); an awaitable answer is awaited under the gateway timeout."""
+        parsed = gateway.parse_webhook(request)
+        if not inspect.isawaitable(parsed):
+            return parsed
+
+        async def wait() -> WebhookEvent | WebhookSignatureError:
+            try:
+                return await parsed
+            except WebhookSignatureError as exc:  # a known answer, not a gateway failure
+                return exc
+
+        try:
+            answer = await self._call("parse_webhook", code, wait)
+        except UnsupportedOperation as exc:
+            raise GatewayError(str(exc)) from exc
+        if isinstance(answer, WebhookSignatureError):
+            raise answer
+        return answer
 
     async def _webhook_job(self, job: Job) -> None:
         outcome = await self.process_webhook(str(job.payload["webhook_id"]), last_attempt=job.is_last_attempt)
@@ -895,3 +1008,32 @@ class PaymentService:
 
 def _amounts(row: PaymentRow) -> Amounts:
     return Amounts(row.amount, row.amount_authorized, row.amount_captured, row.amount_refunded)
+
+
+def _merged(stored: Mapping[str, Any], provider_data: Mapping[str, Any]) -> dict[str, Any]:
+    """The gateway's data merged into what is stored: the keys it gives replace ours."""
+    kept = stored.get("gateway")
+    base = dict(kept) if isinstance(kept, Mapping) else {}
+    return {**stored, "gateway": {**base, **provider_data}}
+
+
+async def _save(gateway: PaymentGateway, request: SaveMethodRequest) -> MethodDetails | MethodNotSaved:
+    """``save_method`` with a refusal as a value, so the timeout wrapper does not turn it
+    into a gateway error."""
+    try:
+        return await gateway.save_method(request)
+    except MethodNotSaved as exc:
+        return exc
+
+
+def _not_saved(gateway: str, customer_id: str, exc: MethodNotSaved) -> PaymentError:
+    if exc.requires_action:
+        return PaymentError(
+            SAVED_METHOD_REQUIRES_ACTION, f"The {gateway} gateway asks the customer to authenticate this card before "
+            f"saving it ({exc}); nothing was saved. Save it while paying (CreatePayment with save_method).",
+            gateway=gateway, customer=f"customers/{customer_id}", declineCode=exc.code,
+        )  # fmt: skip
+    return PaymentError(
+        DECLINE_REASONS.get(exc.code, PAYMENT_DECLINED), f"The {gateway} gateway refused to save the card: {exc}.",
+        gateway=gateway, customer=f"customers/{customer_id}", declineCode=exc.code, retryAllowed="true",
+    )  # fmt: skip

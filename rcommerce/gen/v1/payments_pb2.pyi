@@ -71,7 +71,7 @@ class PaymentMethodDetails(_message.Message):
     def __init__(self, type: _Optional[str] = ..., brand: _Optional[str] = ..., last4: _Optional[str] = ..., exp_month: _Optional[int] = ..., exp_year: _Optional[int] = ..., token: _Optional[str] = ...) -> None: ...
 
 class PaymentTransaction(_message.Message):
-    __slots__ = ("id", "kind", "status", "amount", "currency_code", "idempotency_key", "reference", "reason", "error_code", "error_message", "create_time")
+    __slots__ = ("id", "kind", "status", "amount", "currency_code", "idempotency_key", "reference", "reason", "error_code", "error_message", "create_time", "note")
     ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +83,7 @@ class PaymentTransaction(_message.Message):
     ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
     ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
     id: str
     kind: str
     status: str
@@ -94,10 +95,11 @@ class PaymentTransaction(_message.Message):
     error_code: str
     error_message: str
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., kind: _Optional[str] = ..., status: _Optional[str] = ..., amount: _Optional[int] = ..., currency_code: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., reference: _Optional[str] = ..., reason: _Optional[str] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    note: str
+    def __init__(self, id: _Optional[str] = ..., kind: _Optional[str] = ..., status: _Optional[str] = ..., amount: _Optional[int] = ..., currency_code: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., reference: _Optional[str] = ..., reason: _Optional[str] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., note: _Optional[str] = ...) -> None: ...
 
 class Payment(_message.Message):
-    __slots__ = ("name", "target", "gateway", "method_type", "capture_method", "currency_code", "amount", "amount_authorized", "amount_captured", "amount_refunded", "status", "gateway_reference", "action", "error_code", "error_message", "method", "customer_id", "transactions", "create_time", "update_time")
+    __slots__ = ("name", "target", "gateway", "method_type", "capture_method", "currency_code", "amount", "amount_authorized", "amount_captured", "amount_refunded", "status", "gateway_reference", "action", "error_code", "error_message", "method", "customer_id", "transactions", "create_time", "update_time", "transaction_id", "receipt_url")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
     GATEWAY_FIELD_NUMBER: _ClassVar[int]
@@ -118,6 +120,8 @@ class Payment(_message.Message):
     TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    RECEIPT_URL_FIELD_NUMBER: _ClassVar[int]
     name: str
     target: str
     gateway: str
@@ -138,7 +142,9 @@ class Payment(_message.Message):
     transactions: _containers.RepeatedCompositeFieldContainer[PaymentTransaction]
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., target: _Optional[str] = ..., gateway: _Optional[str] = ..., method_type: _Optional[str] = ..., capture_method: _Optional[str] = ..., currency_code: _Optional[str] = ..., amount: _Optional[int] = ..., amount_authorized: _Optional[int] = ..., amount_captured: _Optional[int] = ..., amount_refunded: _Optional[int] = ..., status: _Optional[_Union[PaymentStatus, str]] = ..., gateway_reference: _Optional[str] = ..., action: _Optional[_Union[PaymentAction, _Mapping]] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., method: _Optional[_Union[PaymentMethodDetails, _Mapping]] = ..., customer_id: _Optional[str] = ..., transactions: _Optional[_Iterable[_Union[PaymentTransaction, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    transaction_id: str
+    receipt_url: str
+    def __init__(self, name: _Optional[str] = ..., target: _Optional[str] = ..., gateway: _Optional[str] = ..., method_type: _Optional[str] = ..., capture_method: _Optional[str] = ..., currency_code: _Optional[str] = ..., amount: _Optional[int] = ..., amount_authorized: _Optional[int] = ..., amount_captured: _Optional[int] = ..., amount_refunded: _Optional[int] = ..., status: _Optional[_Union[PaymentStatus, str]] = ..., gateway_reference: _Optional[str] = ..., action: _Optional[_Union[PaymentAction, _Mapping]] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., method: _Optional[_Union[PaymentMethodDetails, _Mapping]] = ..., customer_id: _Optional[str] = ..., transactions: _Optional[_Iterable[_Union[PaymentTransaction, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., transaction_id: _Optional[str] = ..., receipt_url: _Optional[str] = ...) -> None: ...
 
 class ListAvailablePaymentMethodsRequest(_message.Message):
     __slots__ = ("currency_code", "amount", "gateways")

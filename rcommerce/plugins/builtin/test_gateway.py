@@ -46,6 +46,7 @@ from rcommerce.plugins.providers import (
     GatewayError,
     InitiateRequest,
     MethodDetails,
+    MethodNotSaved,
     OffSessionRequest,
     OperationResult,
     OperationStatus,
@@ -131,6 +132,10 @@ class _Intent:
     capture: bool
     captured: int = 0
     refunded: int = 0
+    #: The provider's customer the method was saved to ("" when not saved).
+    customer: str = ""
+    #: Save the card for this customer once the 3-D Secure action is passed.
+    save_for: str = ""
 
 
 @dataclass(slots=True)
@@ -201,9 +206,9 @@ class TestGateway:
         outcome = TEST_CARDS.get(card, "" if _plausible(card) else "invalid_number")
         method = _details(card)
         if request.save_method and request.customer_id and not outcome:
-            method = replace(method, token=f"pm_test_{_digest(request.customer_id + card)}")
-            self.saved.setdefault(request.customer_id, {})[method.token] = method
-            self.vault[method.token] = card
+            method = self._save_card(intent, request.customer_id, request.gateway_customer_id)
+        elif request.save_method and request.customer_id and outcome == "3ds":
+            intent.save_for = request.customer_id  # saved once the customer passed 3-D Secure
         if outcome == "3ds":
             intent.status = PaymentOutcome.REQUIRES_ACTION
             action = RequiredAction("three_d_secure", {"redirect_url": f"https://test-gateway.invalid/3ds/{ref}"})
@@ -221,9 +226,13 @@ class TestGateway:
         return self._result(intent, method)
 
     def _result(self, intent: _Intent, method: MethodDetails | None = None) -> PaymentResult:
+        captured = intent.status is PaymentOutcome.CAPTURED
         return PaymentResult(
             intent.status, intent.ref, amount_authorized=intent.amount, amount_captured=intent.captured,
             method=method or _details(intent.card), provider_data={"intent": intent.ref},
+            transaction_id=f"ch_test_{_digest(intent.ref)}" if captured else "",
+            receipt_url=f"https://test-gateway.invalid/receipts/{intent.ref}" if captured else "",
+            gateway_customer_id=intent.customer,
         )  # fmt: skip
 
     async def complete_action(self, request: CompleteActionRequest) -> PaymentResult:
@@ -236,7 +245,16 @@ class TestGateway:
         if request.action_data.get("result") == "fail":
             intent.status = PaymentOutcome.FAILED
             return _failed(intent.ref, "authentication_failed", _details(intent.card))
-        return self._approve(intent, None)
+        method = self._save_card(intent, intent.save_for, "") if intent.save_for else None
+        return self._approve(intent, method)
+
+    def _save_card(self, intent: _Intent, customer_id: str, gateway_customer_id: str) -> MethodDetails:
+        """Save the intent's card for ``customer_id`` (a payment with ``save_method``)."""
+        method = replace(_details(intent.card), token=f"pm_test_{_digest(customer_id + intent.card)}")
+        self.saved.setdefault(customer_id, {})[method.token] = method
+        self.vault[method.token] = intent.card
+        intent.customer = gateway_customer_id or f"cus_test_{_digest(customer_id)}"
+        return method
 
     async def status(self, payment: PaymentRef) -> PaymentResult:
         self._fault("status", False)
@@ -281,9 +299,15 @@ class TestGateway:
     # -- saved methods ----------------------------------------------------------------
     async def save_method(self, request: SaveMethodRequest) -> MethodDetails:
         card = _card_of(request.method_data)
-        if TEST_CARDS.get(card, "" if _plausible(card) else "invalid_number"):
-            raise GatewayError(f"test gateway: card {card[-4:]} cannot be saved")  # a real provider answers 402
-        method = replace(_details(card), token=f"pm_test_{_digest(request.customer_id + card)}")
+        outcome = TEST_CARDS.get(card, "" if _plausible(card) else "invalid_number")
+        if outcome == "3ds":
+            raise MethodNotSaved(f"card {card[-4:]} asks for 3-D Secure at setup", requires_action=True)
+        if outcome:
+            raise MethodNotSaved(_MESSAGES.get(outcome, outcome), code=outcome)
+        customer = request.gateway_customer_id or f"cus_test_{_digest(request.customer_id)}"
+        method = replace(
+            _details(card), token=f"pm_test_{_digest(request.customer_id + card)}", gateway_customer_id=customer
+        )
         self.saved.setdefault(request.customer_id, {})[method.token] = method
         self.vault[method.token] = card
         return method

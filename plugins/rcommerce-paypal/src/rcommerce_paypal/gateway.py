@@ -45,7 +45,7 @@ from rcommerce.plugins.providers import (
     WebhookEvent,
     WebhookRequest,
 )
-from rcommerce_paypal.webhooks import CertificateStore, parse_money, verify_and_map
+from rcommerce_paypal.webhooks import CertificateStore, averify_and_map, parse_money
 
 __all__ = ["CURRENCIES", "PAYPAL", "PayPalGateway"]
 
@@ -274,9 +274,11 @@ class PayPalGateway:
         return OperationResult(OperationStatus.SUCCEEDED, reference=auth)
 
     async def refund(self, request: RefundRequest) -> OperationResult:
+        # The core stores what capture() returned, so a manual capture's id is at hand; the
+        # order is read only for payments recorded before the core stored capture results.
         capture = str(request.payment.provider_data.get("capture_id") or "")
         try:
-            if not capture:  # captured later from an authorization: the order lists the capture
+            if not capture:
                 order = await self._call("GET", f"/v2/checkout/orders/{request.payment.gateway_ref}")
                 capture = str(_result(order).provider_data.get("capture_id") or "")
         except _Refused as exc:
@@ -314,8 +316,10 @@ class PayPalGateway:
         raise UnsupportedOperation("the paypal gateway does not charge off-session")
 
     # -- webhooks ---------------------------------------------------------------------------
-    def parse_webhook(self, request: WebhookRequest) -> WebhookEvent:
-        return verify_and_map(request, self.webhook_id, self.certificates)
+    async def parse_webhook(self, request: WebhookRequest) -> WebhookEvent:
+        """Verify with PayPal's certificate scheme (see :mod:`rcommerce_paypal.webhooks`);
+        async, so fetching a new signing certificate never blocks the event loop."""
+        return await averify_and_map(request, self.webhook_id, self.certificates)
 
 
 _NOTES = {"requested_by_customer": "Refund as requested", "duplicate": "Duplicate payment refunded"}
@@ -365,8 +369,9 @@ def _result(order: Obj) -> PaymentResult:
         state = str(capture.get("status", ""))
         if state == "COMPLETED":
             return PaymentResult(
-                PaymentOutcome.CAPTURED, ref, amount or 0, amount or 0, method=method, provider_data=data
-            )
+                PaymentOutcome.CAPTURED, ref, amount or 0, amount or 0, method=method, provider_data=data,
+                transaction_id=data["capture_id"],
+            )  # fmt: skip
         if state == "PENDING":
             return PaymentResult(PaymentOutcome.PENDING, ref, method=method, provider_data=data)
         reason = str((capture.get("status_details") or {}).get("reason") or state or "declined").lower()

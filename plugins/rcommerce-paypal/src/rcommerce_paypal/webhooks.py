@@ -11,9 +11,13 @@ the id of *our* subscription, so a delivery meant for another endpoint never ver
 The certificate is fetched only from PayPal's own HTTPS hosts (``cert_url_prefixes``),
 checked for its validity period and cached per URL.
 
-This is the offline alternative to PayPal's ``POST /v1/notifications/verify-webhook-signature``
-API: the gateway contract's ``parse_webhook`` is synchronous, so it cannot await a call
-per delivery; the certificate fetch happens once per certificate.
+This is the scheme PayPal documents for verifying deliveries yourself ("verify the
+signature on your own"), and it is the one kept even though ``parse_webhook`` may now be
+``async``: PayPal's alternative, ``POST /v1/notifications/verify-webhook-signature``, is a
+remote call per delivery that needs an OAuth token, adds PayPal's latency and availability
+to every webhook, and only repeats this very check on PayPal's side. Here the certificate
+is fetched once per certificate URL, asynchronously (:func:`averify_and_map`, used by the
+gateway), and every delivery after that is verified locally.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import binascii
 import json
 import threading
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -37,7 +41,14 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from rcommerce.money import from_decimal
 from rcommerce.plugins.providers import WebhookEvent, WebhookEventType, WebhookRequest, WebhookSignatureError
 
-__all__ = ["PAYPAL_CERT_PREFIXES", "CertificateStore", "parse_money", "signed_message", "verify_and_map"]
+__all__ = [
+    "PAYPAL_CERT_PREFIXES",
+    "CertificateStore",
+    "averify_and_map",
+    "parse_money",
+    "signed_message",
+    "verify_and_map",
+]
 
 #: Where PayPal serves its webhook signing certificates.
 PAYPAL_CERT_PREFIXES = (
@@ -54,8 +65,9 @@ def signed_message(transmission_id: str, transmission_time: str, webhook_id: str
 
 
 class CertificateStore:
-    """PayPal's signing certificates by URL: fetched once (synchronously, with a short
-    timeout) from an allowed prefix, then served from memory."""
+    """PayPal's signing certificates by URL: fetched once (with a short timeout) from an
+    allowed prefix, then served from memory. :meth:`aget` fetches without blocking the
+    event loop; :meth:`get` is the synchronous form."""
 
     def __init__(self, prefixes: tuple[str, ...] | None = None, *, timeout: float = 10.0) -> None:
         self.prefixes = prefixes or PAYPAL_CERT_PREFIXES
@@ -67,9 +79,28 @@ class CertificateStore:
         """Pre-load a certificate (tests, or pinning one known certificate)."""
         self._certs[url] = x509.load_pem_x509_certificate(pem)
 
-    def get(self, url: str) -> x509.Certificate:
+    def _allowed(self, url: str) -> None:
         if not url.startswith(self.prefixes) or ".." in url or "@" in url:
             raise WebhookSignatureError(f"the certificate URL {url!r} is not one of PayPal's")
+
+    async def aget(self, url: str) -> x509.Certificate:
+        """The certificate at ``url``, fetched with an async client the first time."""
+        self._allowed(url)
+        cert = self._certs.get(url)
+        if cert is not None:
+            return cert
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout) as client:
+                response = await client.get(url)
+            response.raise_for_status()
+            cert = x509.load_pem_x509_certificate(response.content)
+        except (httpx.HTTPError, ValueError) as exc:
+            raise WebhookSignatureError(f"could not load PayPal's certificate from {url}: {exc!r}") from exc
+        self._certs[url] = cert
+        return cert
+
+    def get(self, url: str) -> x509.Certificate:
+        self._allowed(url)
         with self._lock:
             cert = self._certs.get(url)
             if cert is None:
@@ -83,7 +114,11 @@ class CertificateStore:
         return cert
 
 
-def _verify(request: WebhookRequest, webhook_id: str, store: CertificateStore) -> None:
+def _cert_url(request: WebhookRequest) -> str:
+    return request.headers.get("paypal-cert-url", "")
+
+
+def _verify(request: WebhookRequest, webhook_id: str, cert_of: Callable[[str], x509.Certificate]) -> None:
     h = request.headers
     tid, when, sig = (
         h.get("paypal-transmission-id", ""),
@@ -107,7 +142,7 @@ def _verify(request: WebhookRequest, webhook_id: str, store: CertificateStore) -
         raise WebhookSignatureError(
             f"the transmission time is {int(age)} s away from now (tolerance {request.tolerance_s} s)"
         )
-    cert = store.get(url)
+    cert = cert_of(url)
     if not cert.not_valid_before_utc <= request.received_at <= cert.not_valid_after_utc:
         raise WebhookSignatureError("PayPal's signing certificate is not valid at this time")
     key = cert.public_key()
@@ -120,10 +155,38 @@ def _verify(request: WebhookRequest, webhook_id: str, store: CertificateStore) -
 
 
 def verify_and_map(request: WebhookRequest, webhook_id: str, store: CertificateStore) -> WebhookEvent:
-    """Verify a delivery and map it to a normalized event."""
+    """Verify a delivery and map it to a normalized event (a certificate not cached yet is
+    fetched synchronously: prefer :func:`averify_and_map` inside an event loop)."""
     if not webhook_id:
         raise WebhookSignatureError("no webhook_id is configured for the paypal gateway")
-    _verify(request, webhook_id, store)
+    _verify(request, webhook_id, store.get)
+    return _mapped(request)
+
+
+async def averify_and_map(request: WebhookRequest, webhook_id: str, store: CertificateStore) -> WebhookEvent:
+    """:func:`verify_and_map` with the certificate fetched asynchronously. Every check that
+    needs no certificate runs first, so a forged delivery never makes us fetch anything."""
+    if not webhook_id:
+        raise WebhookSignatureError("no webhook_id is configured for the paypal gateway")
+    url = _cert_url(request)
+    fetched: dict[str, x509.Certificate] = {}
+
+    def precheck(found: str) -> x509.Certificate:
+        raise _NeedsCertificate(found)
+
+    try:
+        _verify(request, webhook_id, precheck)
+    except _NeedsCertificate:
+        fetched[url] = await store.aget(url)
+    _verify(request, webhook_id, fetched.__getitem__)
+    return _mapped(request)
+
+
+class _NeedsCertificate(Exception):
+    """Raised by the pre-check once every header check passed."""
+
+
+def _mapped(request: WebhookRequest) -> WebhookEvent:
     try:
         event = json.loads(request.body)
         kind, resource, event_id = str(event["event_type"]), event.get("resource") or {}, str(event["id"])

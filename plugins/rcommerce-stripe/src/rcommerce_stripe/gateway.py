@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ from rcommerce.plugins.providers import (
     GatewayError,
     InitiateRequest,
     MethodDetails,
+    MethodNotSaved,
     OffSessionRequest,
     OperationResult,
     OperationStatus,
@@ -59,11 +61,13 @@ API_VERSION = "2024-06-20"
 CURRENCIES = ("USD", "EUR", "GBP", "AUD", "CAD", "JPY", "CNY", "HKD", "SGD")
 #: Stripe's minimum charge per currency, minor units.
 MINIMUMS = {"USD": 50, "EUR": 50, "GBP": 30, "AUD": 50, "CAD": 50, "JPY": 50, "CNY": 400, "HKD": 400, "SGD": 50}
-#: Our refund reasons -> Stripe's (Stripe knows no "other").
+#: Our refund reasons -> Stripe's. Stripe knows no "other": its closest value is
+#: requested_by_customer (the free text goes along as ``metadata[rcommerce_note]``).
 REFUND_REASONS = {
     "requested_by_customer": "requested_by_customer",
     "duplicate": "duplicate",
     "fraudulent": "fraudulent",
+    "other": "requested_by_customer",
 }
 #: Card fields a storefront may send instead of a token (test mode; raw card data means PCI scope).
 _CARD_FIELDS = ("number", "exp_month", "exp_year", "cvc")
@@ -155,8 +159,6 @@ class StripeGateway:
         self.statement_descriptor_suffix = statement_descriptor_suffix
         self.timeout = timeout
         self._transport = transport
-        #: rcommerce customer id -> Stripe customer id (found by metadata search or created).
-        self._customers: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"StripeGateway(base_url={self.base_url!r}, api_version={self.api_version!r})"
@@ -236,7 +238,9 @@ class StripeGateway:
             pm, fresh = await self._payment_method(request.method_data, request.idempotency_key)
             customer = None if fresh else await self._owner(pm)
             if request.save_method and request.customer_id:
-                customer = customer or await self._customer(request.customer_id, request.customer_email, create=True)
+                customer = customer or await self._customer(
+                    request.customer_id, request.customer_email, create=True, known=request.gateway_customer_id
+                )
         except _Declined as exc:
             return _failed(exc)
         params: Obj = {
@@ -303,7 +307,8 @@ class StripeGateway:
         params: Obj = {
             "payment_intent": request.payment.gateway_ref, "amount": request.amount,
             "reason": REFUND_REASONS.get(request.reason, "requested_by_customer"),
-            "metadata": {"rcommerce_payment_id": request.payment.payment_id, "rcommerce_refund_id": request.refund_id or None},
+            "metadata": {"rcommerce_payment_id": request.payment.payment_id, "rcommerce_refund_id": request.refund_id or None,
+                         "rcommerce_note": request.note[:500] or None},
         }  # fmt: skip
         try:
             refund = await self._request("POST", "/v1/refunds", params, key=request.idempotency_key)
@@ -318,29 +323,34 @@ class StripeGateway:
         )  # fmt: skip
 
     # -- saved methods ----------------------------------------------------------------------
-    async def _customer(self, customer_id: str, email: str = "", *, create: bool) -> str | None:
-        """The Stripe Customer of our customer: cached, else searched by metadata, else
-        created (with an idempotency key derived from our id, so two racing creates give one)."""
-        if customer_id in self._customers:
-            return self._customers[customer_id]
+    async def _customer(self, customer_id: str, email: str = "", *, create: bool, known: str = "") -> str | None:
+        """The Stripe Customer of our customer: the id the core stored (``known``), else
+        one found by metadata search (customers created before the core stored ids), else
+        a new one (with an idempotency key derived from our id, so two racing creates give
+        one). The core stores what the results report, so the search runs once per customer."""
+        if known:
+            return known
         query = f"metadata['rcommerce_customer_id']:'{customer_id}'"
         found = await self._request("GET", "/v1/customers/search", {"query": query})
         data = found.get("data") or []
         if data:
-            self._customers[customer_id] = str(data[0]["id"])
-        elif create:
-            params = {"email": email or None, "metadata": {"rcommerce_customer_id": customer_id}}
-            created = await self._request("POST", "/v1/customers", params, key=f"rcommerce-customer-{customer_id}")
-            self._customers[customer_id] = str(created["id"])
-        return self._customers.get(customer_id)
+            return str(data[0]["id"])
+        if not create:
+            return None
+        params = {"email": email or None, "metadata": {"rcommerce_customer_id": customer_id}}
+        created = await self._request("POST", "/v1/customers", params, key=f"rcommerce-customer-{customer_id}")
+        return str(created["id"])
 
     async def save_method(self, request: SaveMethodRequest) -> MethodDetails:
         """Save a card for off-session use with a SetupIntent (``usage=off_session``): Stripe
-        checks the card and attaches it to the customer's Stripe Customer. A card that
-        asks for 3-D Secure on setup cannot be saved here (the contract has no action for
-        it): save it while paying (``save_method`` on the payment) instead."""
+        checks the card and attaches it to the customer's Stripe Customer. A refusal raises
+        :class:`MethodNotSaved`; a card that asks for 3-D Secure on setup (SetupIntent
+        ``requires_action``) raises it with ``requires_action=True``: the storefront saves
+        it while paying (``save_method`` on the payment), where the action completes."""
         try:
-            customer = await self._customer(request.customer_id, request.customer_email, create=True)
+            customer = await self._customer(
+                request.customer_id, request.customer_email, create=True, known=request.gateway_customer_id
+            )
             pm, _ = await self._payment_method(request.method_data, request.idempotency_key)
             params: Obj = {
                 "customer": customer, "payment_method": pm, "confirm": True, "usage": "off_session",
@@ -348,20 +358,24 @@ class StripeGateway:
             }  # fmt: skip
             setup = await self._request("POST", "/v1/setup_intents", params, key=f"{request.idempotency_key}:seti")
         except _Declined as exc:
-            raise GatewayError(f"Stripe refused to save the card: {exc.code}: {exc}") from exc
-        if setup.get("status") != "succeeded":
-            raise GatewayError(
-                f"Stripe asks the customer to authenticate this card ({setup.get('status')}); "
-                "save it while paying instead (save_method on the payment)"
+            raise MethodNotSaved(f"Stripe refused to save the card: {exc.code}: {exc}", code=exc.code) from exc
+        status = str(setup.get("status") or "")
+        if status in ("requires_action", "requires_confirmation"):
+            raise MethodNotSaved(
+                f"Stripe asks the customer to authenticate this card (SetupIntent {status})", requires_action=True
             )
+        if status != "succeeded":
+            error = setup.get("last_setup_error") or {}
+            code = decline_code(error) or "setup_failed"
+            raise MethodNotSaved(f"Stripe could not set the card up ({status}): {code}", code=code)
         details = _details(setup.get("payment_method"))
         if details is None:
             raise GatewayError("Stripe answered the setup without a payment method")
-        return details
+        return replace(details, gateway_customer_id=customer or "")
 
-    async def list_methods(self, customer_id: str) -> list[MethodDetails]:
+    async def list_methods(self, customer_id: str, *, gateway_customer_id: str = "") -> list[MethodDetails]:
         try:
-            customer = await self._customer(customer_id, create=False)
+            customer = await self._customer(customer_id, create=False, known=gateway_customer_id)
             if customer is None:
                 return []
             found = await self._request(
@@ -371,9 +385,9 @@ class StripeGateway:
             raise GatewayError(f"Stripe refused to list methods: {exc.code}: {exc}") from exc
         return [d for d in (_details(pm) for pm in found.get("data") or []) if d is not None]
 
-    async def delete_method(self, customer_id: str, token: str) -> None:
+    async def delete_method(self, customer_id: str, token: str, *, gateway_customer_id: str = "") -> None:
         try:
-            customer = await self._customer(customer_id, create=False)
+            customer = await self._customer(customer_id, create=False, known=gateway_customer_id)
             if customer is None or await self._owner(token) != customer:
                 raise GatewayError(f"{token} is not a saved method of {customer_id}")
             await self._request("POST", f"/v1/payment_methods/{token}/detach", {})
@@ -384,7 +398,7 @@ class StripeGateway:
         """A renewal or dunning charge: ``off_session=true``, so Stripe declines with
         ``authentication_required`` instead of asking an absent customer for 3-D Secure."""
         try:
-            customer = await self._owner(request.token)
+            customer = request.gateway_customer_id or await self._owner(request.token)
         except _Declined as exc:
             return _failed(exc)
         params: Obj = {
@@ -449,6 +463,17 @@ def _id(value: Any) -> str:
     return str(value or "")
 
 
+def _charge(intent: Obj) -> Any:
+    """The intent's charge: ``latest_charge`` (expanded or an id) on current API versions,
+    else the first of the legacy ``charges.data`` list (older pinned versions, spec S1)."""
+    charge = intent.get("latest_charge")
+    if charge:
+        return charge
+    charges = intent.get("charges")
+    listed = charges.get("data") if isinstance(charges, Mapping) else None
+    return listed[0] if isinstance(listed, list) and listed else None
+
+
 def _details(pm: Any) -> MethodDetails | None:
     if not isinstance(pm, Mapping):
         return None
@@ -462,7 +487,7 @@ def _details(pm: Any) -> MethodDetails | None:
 def _result(intent: Obj) -> PaymentResult:
     """A PaymentIntent as a result (statuses per Stripe's PaymentIntent lifecycle)."""
     status = str(intent.get("status", ""))
-    charge = intent.get("latest_charge")
+    charge = _charge(intent)
     data = {
         "payment_intent": intent.get("id", ""), "status": status, "client_secret": intent.get("client_secret", ""),
         "latest_charge": _id(charge), "receipt_url": charge.get("receipt_url", "") if isinstance(charge, Mapping) else "",
@@ -472,7 +497,11 @@ def _result(intent: Obj) -> PaymentResult:
         "gateway_ref": str(intent.get("id", "")),
         "method": _details(intent.get("payment_method")),
         "provider_data": data,
+        "gateway_customer_id": _id(intent.get("customer")),
     }
+    if status in ("succeeded", "requires_capture"):
+        common["transaction_id"] = str(data["latest_charge"])
+        common["receipt_url"] = str(data["receipt_url"])
     amount = int(intent.get("amount") or 0)
     if status == "succeeded":
         received = int(intent.get("amount_received") or amount)

@@ -31,7 +31,7 @@ STOREFRONT_SCOPES = frozenset({
 #: customer to their own resources ("customers:write" is their own profile only).
 CUSTOMER_SCOPES = frozenset({
     "products:read", "regions:read", "shipping:read", "customers:write", "carts:write",
-    "checkout:write", "orders:read", "payments:write", "subscriptions:write",
+    "checkout:write", "orders:read", "orders:write", "payments:write", "subscriptions:write",
 })  # fmt: skip
 
 

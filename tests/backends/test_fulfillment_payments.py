@@ -116,7 +116,8 @@ async def test_manual_capture_partial_then_rest(fw: FulfilmentWorld) -> None:
     part = await fw.svc.payments.capture(
         F.CaptureOrderPaymentRequest(name=placed.name, amount=4000, idempotency_key=key())
     )
-    assert (part.captured, part.payment_status) == (4000, "authorized")
+    # Nothing is left to capture (the gateway released the rest): paid, 60.00 still due.
+    assert (part.captured, part.payment_status, part.balance_due) == (4000, "paid", 6000)
     with pytest.raises(DomainError) as caught:  # a captured payment has nothing left to capture
         await fw.svc.payments.capture(F.CaptureOrderPaymentRequest(name=placed.name, idempotency_key=key()))
     assert caught.value.reason.name == "NOTHING_TO_CAPTURE"

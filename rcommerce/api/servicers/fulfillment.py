@@ -69,6 +69,9 @@ class OrderChangeServicer(fulfillment_pb2_grpc.OrderChangeServiceServicer):
     async def CreateOrderChange(self, request: F.CreateOrderChangeRequest, call: Call) -> F.OrderChange:
         return await self._c.create(request.parent, request.change, actor=_actor(call))
 
+    async def RequestReturn(self, request: F.RequestReturnRequest, call: Call) -> F.OrderChange:
+        return await self._c.request_return(request, call.principal)
+
     async def GetOrderChange(self, request: F.GetOrderChangeRequest, call: Call) -> F.OrderChange:
         return await self._c.get(request.name, call.principal)
 

@@ -19,6 +19,8 @@ reserved, ready to fulfil.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,9 +30,14 @@ from rcommerce.db.database import Database
 from rcommerce.domain.catalog.models import ProductRow, VariantRow
 from rcommerce.domain.fulfillment import facts
 from rcommerce.domain.fulfillment.convert import change_message
-from rcommerce.domain.fulfillment.errors import INVALID_ORDER_CHANGE_STATUS, ORDER_CHANGE_NOT_FOUND, FulfillmentError
+from rcommerce.domain.fulfillment.errors import (
+    INVALID_ORDER_CHANGE_STATUS,
+    ORDER_CHANGE_NOT_FOUND,
+    RETURN_WINDOW_CLOSED,
+    FulfillmentError,
+)
 from rcommerce.domain.fulfillment.facts import check_owner
-from rcommerce.domain.fulfillment.models import OrderChangeLineRow, OrderChangeRow
+from rcommerce.domain.fulfillment.models import FulfillmentRow, OrderChangeLineRow, OrderChangeRow
 from rcommerce.domain.fulfillment.payments import OrderPayments, check_refundable, line_paid
 from rcommerce.domain.fulfillment.rules import (
     ChangeKind,
@@ -38,6 +45,7 @@ from rcommerce.domain.fulfillment.rules import (
     check_change_transition,
     check_return_quantities,
     line_refund_amount,
+    return_window_closes,
 )
 from rcommerce.domain.fulfillment.stock_moves import StockMoves
 from rcommerce.domain.inventory import _store
@@ -61,10 +69,12 @@ RESOLUTIONS = ("refund", "replace")
 class OrderChangeService:
     def __init__(
         self, db: Database, clock: Clock, orders: OrderRepository, moves: StockMoves, stock: Stock,
-        payments: OrderPayments,
+        payments: OrderPayments, *, return_window_days: int = 30,
     ) -> None:  # fmt: skip
         self.db = db
         self.clock = clock
+        #: Self-service returns (RequestReturn) close this many days after the last delivery.
+        self.return_window_days = return_window_days
         self.orders = orders
         self.moves = moves
         self.stock = stock
@@ -149,13 +159,46 @@ class OrderChangeService:
         raise_violations(problems)
         return ChangeKind(kind), resolution, replacements
 
-    async def create(self, parent: str, change: F.OrderChange, *, actor: str) -> F.OrderChange:
+    async def request_return(self, request: F.RequestReturnRequest, principal: Principal) -> F.OrderChange:
+        """RequestReturn: a return the buyer asks for, within the return window."""
+        change = F.OrderChange(kind="return", lines=request.lines, reason=request.reason, note=request.note)
+        actor = principal.subject or "system"
+        return await self.create(request.parent, change, actor=actor, principal=principal, in_window=True)
+
+    async def _check_window(self, s: AsyncSession, order: OrderRow, now: datetime) -> None:
+        delivered = await s.scalar(
+            select(func.max(FulfillmentRow.delivered_at)).where(
+                FulfillmentRow.order_id == order.id, FulfillmentRow.status == "delivered"
+            )
+        )
+        if delivered is None:  # shipped, not delivered yet: the window has not started
+            if self.return_window_days > 0:
+                return
+            delivered = now
+        delivered = delivered if delivered.tzinfo else delivered.replace(tzinfo=UTC)
+        closes = return_window_closes(delivered, self.return_window_days)
+        if now >= closes:
+            raise FulfillmentError(
+                RETURN_WINDOW_CLOSED,
+                f"Order {order.number} was delivered on {delivered.date().isoformat()}; returns closed after "
+                f"{self.return_window_days} days. Contact the store.",
+                order=order_name(order.id), deliverTime=delivered.isoformat(), closeTime=closes.isoformat(),
+                windowDays=self.return_window_days,
+            )  # fmt: skip
+
+    async def create(
+        self, parent: str, change: F.OrderChange, *, actor: str, principal: Principal | None = None,
+        in_window: bool = False,
+    ) -> F.OrderChange:  # fmt: skip
         order_id = parse_name(parent, "orders", "ord", "parent")
         kind, resolution, replacements = self._validate(change)
         now = self.clock.now()
         async with self.db.transaction() as s:
             order = await self.orders.load(s, order_id, lock=True)
+            check_owner(order, principal)
             check_refundable(order)
+            if in_window:
+                await self._check_window(s, order, now)
             lines = {line.id: line for line in await self.orders.lines(s, order_id)}
             merged = check_return_quantities(
                 facts.line_states(list(lines.values())), [(x.line_id, x.quantity) for x in change.lines], "change.lines"

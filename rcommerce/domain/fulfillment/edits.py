@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import delete, func, select
@@ -36,6 +35,7 @@ from rcommerce.domain.catalog import repository as catalog
 from rcommerce.domain.catalog.errors import PRODUCT_NOT_FOUND, VARIANT_NOT_FOUND
 from rcommerce.domain.customers.directory import CustomerDirectory
 from rcommerce.domain.fulfillment import facts
+from rcommerce.domain.fulfillment.edit_records import sync_promotion_usage, sync_tax_transactions
 from rcommerce.domain.fulfillment.errors import COUPON_NOT_ON_ORDER, ORDER_LINE_NOT_FOUND, FulfillmentError
 from rcommerce.domain.inventory.models import ReservationRow
 from rcommerce.domain.inventory.stock import Stock
@@ -44,9 +44,11 @@ from rcommerce.domain.orders.errors import ORDER_NOT_EDITABLE
 from rcommerce.domain.orders.models import OrderLineRow, OrderRow
 from rcommerce.domain.orders.repository import OrderRepository
 from rcommerce.domain.orders.states import EDITABLE, OrderStatus
-from rcommerce.domain.pricing.assembly import CartLine, PricingContext, PricingEngine, PricingResult
+from rcommerce.domain.orders.taxes import component_dicts, tax_summary
+from rcommerce.domain.pricing.assembly import CartLine, PricingContext, PricingEngine
 from rcommerce.domain.pricing.pipeline import PricedLine
 from rcommerce.domain.promotions.engine import normalize_code
+from rcommerce.domain.promotions.evaluator import PromotionEvaluator
 from rcommerce.domain.regions.directory import RegionDirectory
 from rcommerce.domain.regions.errors import REGION_NOT_FOUND
 from rcommerce.domain.shipping.quoting import ShippingQuoter, StoredQuote
@@ -55,7 +57,6 @@ from rcommerce.gen.v1 import catalog_pb2
 from rcommerce.gen.v1 import fulfillment_pb2 as F
 from rcommerce.ids import id_prefix, new_id
 from rcommerce.names import parse_name
-from rcommerce.plugins.providers import TaxComponent
 
 __all__ = ["OrderEditService"]
 
@@ -85,25 +86,6 @@ class _OrderShipping:
             id=quote_id, cart_id=cart_id, provider=o.shipping_provider, service_code=o.shipping_service,
             display_name=o.shipping_method, amount=o.shipping_total, currency=o.currency, expires_at=self.now,
         )  # fmt: skip
-
-
-def _components(components: tuple[TaxComponent, ...]) -> list[dict[str, Any]]:
-    return [
-        {"name": c.name, "rate": format(c.rate.normalize(), "f"), "amount": c.amount, "jurisdiction": c.jurisdiction,
-         "rate_id": c.rate_id}
-        for c in components
-    ]  # fmt: skip
-
-
-def _tax_summary(result: PricingResult) -> list[dict[str, Any]]:
-    """Tax per (name, rate, jurisdiction) over lines and shipping, first seen first."""
-    sums: dict[tuple[str, Decimal, str], int] = {}
-    parts = [c for line in result.breakdown.lines for c in line.tax_components] + list(result.breakdown.tax.shipping)
-    for c in parts:
-        sums[(c.name, c.rate, c.jurisdiction)] = sums.get((c.name, c.rate, c.jurisdiction), 0) + c.amount
-    return [
-        {"name": n, "rate": format(r.normalize(), "f"), "amount": a, "jurisdiction": j} for (n, r, j), a in sums.items()
-    ]
 
 
 def _product_facts(product: catalog_pb2.Product | None) -> dict[str, Any]:
@@ -149,9 +131,11 @@ def _validate(request: F.EditOrderRequest) -> list[tuple[str, str, int]]:
 
 class OrderEditService:
     def __init__(
-        self, db: Database, clock: Clock, orders: OrderRepository, stock: Stock, pricing: PricingEngine
-    ) -> None:
+        self, db: Database, clock: Clock, orders: OrderRepository, stock: Stock, pricing: PricingEngine,
+        promotions: PromotionEvaluator | None = None,
+    ) -> None:  # fmt: skip
         self.db = db
+        self.promotions = promotions or PromotionEvaluator(clock)
         self.clock = clock
         self.orders = orders
         self.stock = stock
@@ -271,7 +255,8 @@ class OrderEditService:
         for code in (normalize_code(c) for c in request.add_coupon_codes):
             if code in codes:
                 continue
-            await self.pricing.promotions.validate_code(s, code, self.pricing.promo_context(ctx, lines, [*codes, code]))
+            # ``codes`` are those already on the order (the new one would be "already applied").
+            await self.pricing.promotions.validate_code(s, code, self.pricing.promo_context(ctx, lines, codes))
             codes.append(code)
             changes.append(f"Coupon {code} applied")
         ctx = replace(ctx, coupon_codes=tuple(codes))
@@ -339,17 +324,22 @@ class OrderEditService:
         order.tax_total, order.total = t.tax_total, t.total
         order.reverse_charge_applied = result.breakdown.tax.reverse_charge_applied
         order.coupon_codes = codes
+        promotions_before = list(order.promotions or [])
         order.promotions = [
             {"promotion_id": p.promotion_id, "code": p.code, "title": p.title, "amount": p.amount,
              "free_shipping": p.free_shipping}
             for p in result.promotions.applied
         ]  # fmt: skip
-        order.tax_lines = _tax_summary(result)
+        order.tax_lines = tax_summary(
+            [c for line in result.breakdown.lines for c in line.tax_components] + list(result.breakdown.tax.shipping)
+        )
         order.shipping_address, order.billing_address = shipping, billing
         if order.total != previous_total:
             changes.append(f"Total {previous_total} → {order.total} {order.currency} (minor units)")
         self.orders.touch(order, now)
         await s.flush()
+        await sync_tax_transactions(s, order, result.breakdown.tax, now=now)
+        await sync_promotion_usage(s, self.promotions, order, promotions_before, order.promotions, now=now)
         await self.orders.refresh_statuses(s, order, actor=actor)
         await self.orders.add_system_note(s, order, "Order edited: " + "; ".join(changes) + ".")
         summary = await facts.summary(s, self.orders, order)
@@ -400,7 +390,7 @@ class OrderEditService:
     def _apply(row: OrderLineRow, line: PricedLine) -> None:
         row.unit_price, row.original_unit_price = line.unit_price, line.original_unit_price
         row.subtotal, row.discount, row.total, row.tax = line.subtotal, line.discount, line.total, line.tax
-        row.tax_components = _components(line.tax_components)
+        row.tax_components = component_dicts(line.tax_components)
 
     async def _release(self, s: AsyncSession, reservation_ids: list[str]) -> None:
         if not reservation_ids:

@@ -75,3 +75,8 @@ INVALID_ORDER_CHANGE_STATUS = reason(
     "The return, exchange or claim's status does not allow this step; metadata has currentStatus and allowedStatuses.",
 )
 COUPON_NOT_ON_ORDER = reason("COUPON_NOT_ON_ORDER", _C.NOT_FOUND, "The code to remove is not applied to this order.")
+RETURN_WINDOW_CLOSED = reason(
+    "RETURN_WINDOW_CLOSED",
+    _C.FAILED_PRECONDITION,
+    "The order was delivered longer ago than the return window allows; staff can still create the return.",
+)

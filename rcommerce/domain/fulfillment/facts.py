@@ -15,7 +15,7 @@ from rcommerce.domain.fulfillment.rules import FulfillmentState, LineState, Paym
 from rcommerce.domain.orders.convert import order_name
 from rcommerce.domain.orders.models import OrderLineRow, OrderRow
 from rcommerce.domain.orders.repository import OrderRepository, not_found, payment_totals
-from rcommerce.domain.orders.states import derive_payment_status
+from rcommerce.domain.orders.states import balance_due, derive_payment_status
 from rcommerce.domain.payments.models import PaymentRow
 from rcommerce.gen.v1 import fulfillment_pb2 as F
 
@@ -101,5 +101,5 @@ async def summary(session: AsyncSession, orders: OrderRepository, row: OrderRow)
         order=order_name(row.id), currency_code=row.currency, total=row.total, authorized=totals.authorized,
         captured=totals.captured, refunded=totals.refunded, refundable=max(0, totals.captured - totals.refunded),
         payment_status=derive_payment_status(totals).value, order_status=row.status,
-        payments=[f"payments/{p.id}" for p in payments],
+        payments=[f"payments/{p.id}" for p in payments], balance_due=balance_due(totals),
     )  # fmt: skip

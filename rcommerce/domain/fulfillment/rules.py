@@ -18,6 +18,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from rcommerce.domain.fulfillment.errors import (
@@ -329,3 +330,9 @@ def status_after_fulfillment(
     if current is OrderStatus.CONFIRMED and fulfillment is not FulfillmentStatus.UNFULFILLED:
         return OrderStatus.PROCESSING
     return None
+
+
+def return_window_closes(delivered_at: datetime, window_days: int) -> datetime:
+    """When self-service returns close: ``window_days`` days after the last delivery
+    (requests at or after this instant are RETURN_WINDOW_CLOSED)."""
+    return delivered_at + timedelta(days=window_days)

@@ -63,6 +63,8 @@ def build_fulfillment_services(
     return FulfillmentServices(
         order_payments,
         FulfillmentService(db, clock, orders, moves),
-        OrderChangeService(db, clock, orders, moves, stock, order_payments),
+        OrderChangeService(
+            db, clock, orders, moves, stock, order_payments, return_window_days=settings.orders.return_window_days
+        ),
         OrderEditService(db, clock, orders, stock, build_pricing_engine(clock, settings, providers)),
     )

@@ -102,8 +102,9 @@ def line_message(order_id: str, row: OrderLineRow) -> O.OrderLineItem:
 
 
 def order_message(
-    row: OrderRow, lines: Sequence[OrderLineRow], payment_ids: Sequence[str] = (), *, staff: bool = True
-) -> O.Order:
+    row: OrderRow, lines: Sequence[OrderLineRow], payment_ids: Sequence[str] = (), *, staff: bool = True,
+    balance_due: int = 0,
+) -> O.Order:  # fmt: skip
     """The API view of an order; customers (``staff=False``) do not see the risk figures."""
     msg = O.Order(
         name=order_name(row.id), id=row.id, number=row.number, status=status_value(row.status),  # type: ignore[arg-type]
@@ -117,7 +118,7 @@ def order_message(
         totals=O.OrderTotals(
             subtotal=row.subtotal, discount_total=row.discount_total, shipping_total=row.shipping_total,
             shipping_discount=row.shipping_discount, item_tax=row.item_tax, shipping_tax=row.shipping_tax,
-            tax_total=row.tax_total, total=row.total,
+            tax_total=row.tax_total, total=row.total, balance_due=balance_due,
         ),
         promotions=[
             O.OrderPromotion(

@@ -4,22 +4,26 @@ CALLER's transaction (core-domain §3.8, DECISIONS 14).
 :meth:`OrderPlacement.place`:
 
 1. resolves the customer (``customer_id``, else the guest customer of ``email``);
-2. takes the next order number (``repository.next_number``: race-free, consecutive);
-3. snapshots lines (title, SKU, variant, quantity, unit and original price, discount,
-   tax components), addresses, totals, promotions, shipping choice and region;
-4. re-references the given payments to the order;
-5. reserves stock for every line (``Stock.reserve(..., reference="orders/ord_...")``):
+2. runs the fraud rules (``fraud.assess``) and every fraud provider (before any lock is
+   taken, so a slow provider holds none): *review* puts the order ``on_hold``
+   (hold_reason ``fraud_review``); *block* also puts it ``on_hold`` (hold_reason
+   ``payment_blocked_by_fraud``) and appends ``order.fraud_detected``: a person approves
+   or cancels it; placement never calls a gateway, so it cannot void;
+3. re-references the given payments to the order;
+4. reserves stock for every line (``Stock.reserve(..., reference="orders/ord_...")``):
    INSUFFICIENT_INVENTORY propagates and rolls the whole transaction back;
-6. records promotion usage atomically (usage limits: COUPON_USAGE_LIMIT /
-   COUPON_CUSTOMER_LIMIT roll back too) and the tax lines for reports;
-7. runs the fraud rules (``fraud.assess``) and every fraud provider: *review* puts the
-   order ``on_hold`` (hold_reason ``fraud_review``); *block* also puts it ``on_hold``
-   (hold_reason ``payment_blocked_by_fraud``) and appends ``order.fraud_detected``: a
-   person approves or cancels it; placement never calls a gateway, so it cannot void.
-   The providers are asked before the order number is taken, so a slow one holds no lock;
-8. adds one to the customer's ``orders_count``;
+5. records promotion usage atomically (usage limits: COUPON_USAGE_LIMIT /
+   COUPON_CUSTOMER_LIMIT roll back too);
+6. adds one to the customer's ``orders_count``;
+7. takes the next order number (``repository.next_number``: race-free, consecutive) —
+   last of the shared rows, because every row lock is held until the caller commits and
+   concurrent placements queue only behind the work done after it;
+8. snapshots lines (title, SKU, variant, quantity, unit and original price, discount,
+   tax components, reservations), addresses, totals, promotions, shipping choice and
+   region, and records the tax lines for reports;
 9. appends ``order.created`` (+ ``order.on_hold``) to the outbox, then derives the
-   payment status: authorized or paid payments confirm a pending order.
+   payment status: authorized or paid payments confirm a pending order. The common path
+   builds these events from the rows it just wrote (no read-back).
 
 It does not call gateways and does not convert the cart (checkout does both).
 """
@@ -31,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import column, table, update
+from sqlalchemy import column, select, table, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rcommerce.domain.carts.service import PricedCart
@@ -41,11 +45,29 @@ from rcommerce.domain.inventory.stock import Stock
 from rcommerce.domain.orders import convert
 from rcommerce.domain.orders.errors import ORDER_EMAIL_REQUIRED, ORDER_EMPTY, OrderError
 from rcommerce.domain.orders.fraud import FraudInput, FraudResult, FraudSettings, Recommendation, RuleHit, assess
-from rcommerce.domain.orders.models import OrderLineRow, OrderRow, OrderTagRow
-from rcommerce.domain.orders.repository import SYSTEM_ACTOR, OrderRepository, next_number
-from rcommerce.domain.orders.states import FulfillmentStatus, OrderStatus, PaymentStatus
+from rcommerce.domain.orders.models import OrderLineRow, OrderRow, OrderStatusChangeRow, OrderTagRow
+from rcommerce.domain.orders.repository import _PAYMENT_EVENTS as PAYMENT_EVENTS
+from rcommerce.domain.orders.repository import (
+    STATUS_EVENTS,
+    SYSTEM_ACTOR,
+    OrderRepository,
+    next_number,
+    payment_totals,
+)
+from rcommerce.domain.orders.states import (
+    FulfillmentStatus,
+    LineQuantities,
+    OrderStatus,
+    PaymentStatus,
+    balance_due,
+    derive_fulfillment_status,
+    derive_payment_status,
+)
+from rcommerce.domain.payments.errors import PAYMENT_NOT_FOUND
+from rcommerce.domain.payments.models import PaymentRow
 from rcommerce.domain.promotions.evaluator import PromotionEvaluator
 from rcommerce.domain.tax.transactions import record_tax_lines
+from rcommerce.events import record_event
 from rcommerce.ids import new_id
 from rcommerce.plugins.providers import (
     FraudCheckRequest,
@@ -245,8 +267,37 @@ class OrderPlacement:
         clock = self.repository.clock
         now = clock.now()
         order_id = new_id("ord", now)
+        name = convert.order_name(order_id)
         risk = await self._assess(order_id, snap, email, request.ip_address, customer)
+        # Rows nobody else writes first (this order's payments), then the rows other
+        # placements wait for (stock levels, promotion usage, the customer's count), the
+        # order number last: every lock is held until the caller commits, so the work
+        # done after taking one is what concurrent placements queue behind.
+        payments = await self._attach_payments(session, name, request.payment_ids)
+        reservations: list[list[str]] = []
+        for line in snap.lines:
+            reservations.append(
+                await self.stock.reserve(session, variant_id=line.variant_id, quantity=line.quantity, reference=name)
+                if line.variant_id
+                else []
+            )
+        if snap.promotions:
+            await self.promotions.record_usage(
+                session,
+                promotion_ids=[str(p["promotion_id"]) for p in snap.promotions],
+                customer_id=customer.id,
+                order_id=order_id,
+                amounts={str(p["promotion_id"]): int(p.get("amount", 0) or 0) for p in snap.promotions},  # type: ignore[call-overload]
+                currency=snap.currency,
+            )
+        await session.execute(
+            update(_customers)
+            .where(_customers.c.id == customer.id)
+            .values(orders_count=_customers.c.orders_count + 1)
+            .execution_options(synchronize_session=False)
+        )
         number = await next_number(session)
+        tags = list(dict.fromkeys(request.tags))
         row = OrderRow(
             id=order_id, number=str(number), number_value=number, source=request.source,
             status=OrderStatus.PENDING.value, payment_status=PaymentStatus.PENDING.value,
@@ -260,14 +311,12 @@ class OrderPlacement:
             shipping_provider=snap.shipping_provider, shipping_service=snap.shipping_service,
             shipping_method=snap.shipping_method[:255], coupon_codes=list(snap.coupon_codes),
             promotions=[dict(p) for p in snap.promotions], tax_lines=_tax_summary(snap.lines, snap.tax),
-            tags=list(dict.fromkeys(request.tags)), extra=dict(request.metadata), customer_note=request.customer_note,
-            ip_address=request.ip_address[:45], fraud_score=0, fraud_recommendation=Recommendation.APPROVE.value,
-            fraud_reasons=[], fraud_provider_score=None, hold_reason="", cancel_reason="", cancel_note="",
-            cancelled_by="", confirmed_at=None, cancelled_at=None, completed_at=None, revision=1, created_at=now,
-            updated_at=now,
+            tags=tags, extra=dict(request.metadata), customer_note=request.customer_note,
+            ip_address=request.ip_address[:45], fraud_score=risk.score, fraud_recommendation=risk.recommendation.value,
+            fraud_reasons=risk.reasons, fraud_provider_score=risk.provider_score, hold_reason="", cancel_reason="",
+            cancel_note="", cancelled_by="", confirmed_at=None, cancelled_at=None, completed_at=None, revision=1,
+            created_at=now, updated_at=now,
         )  # fmt: skip
-        session.add(row)
-        await session.flush()
         lines = [
             OrderLineRow(
                 id=new_id("oli", now), order_id=row.id, position=i, product_id=line.product_id, variant_id=line.variant_id,
@@ -275,30 +324,20 @@ class OrderPlacement:
                 unit_price=line.unit_price, original_unit_price=line.original_unit_price,
                 price_list_id=line.price_list_id, subtotal=line.subtotal, discount=line.discount, tax=line.tax,
                 total=line.total, tax_components=_components(line.tax_components), tax_category=line.tax_category[:64],
-                requires_shipping=line.requires_shipping, quantity_fulfilled=0, quantity_returned=0, reservation_ids=[],
-                source_line_id=line.source_line_id, created_at=now,
+                requires_shipping=line.requires_shipping, quantity_fulfilled=0, quantity_returned=0,
+                reservation_ids=reserved, source_line_id=line.source_line_id, created_at=now,
             )
-            for i, line in enumerate(snap.lines)
+            for i, (line, reserved) in enumerate(zip(snap.lines, reservations, strict=True))
         ]  # fmt: skip
+        held = risk.recommendation in (Recommendation.REVIEW, Recommendation.BLOCK)
+        # The common path settles the statuses in memory first, so the order is inserted
+        # once in its final state (its events carry each intermediate state).
+        after = None if held else self._settle(session, row, lines, payments, request)
+        session.add(row)
+        await session.flush()  # the order before the rows that reference it
         session.add_all(lines)
-        session.add_all(OrderTagRow(order_id=row.id, tag=tag) for tag in row.tags)
-        await session.flush()
-        name = convert.order_name(row.id)
-        await self.repository.attach_payments(session, row.id, request.payment_ids)
-        for line, order_line in zip(snap.lines, lines, strict=True):
-            if line.variant_id:
-                order_line.reservation_ids = await self.stock.reserve(
-                    session, variant_id=line.variant_id, quantity=line.quantity, reference=name
-                )
-        if snap.promotions:
-            await self.promotions.record_usage(
-                session,
-                promotion_ids=[str(p["promotion_id"]) for p in snap.promotions],
-                customer_id=customer.id,
-                order_id=row.id,
-                amounts={str(p["promotion_id"]): int(p.get("amount", 0) or 0) for p in snap.promotions},  # type: ignore[call-overload]
-                currency=snap.currency,
-            )
+        session.add_all(OrderTagRow(order_id=row.id, tag=tag) for tag in tags)
+        session.add_all(after or ())
         destination = convert.provider_address(snap.shipping_address)
         if destination is not None and snap.tax.lines:
             await record_tax_lines(
@@ -307,33 +346,102 @@ class OrderPlacement:
                 shipping_amount=snap.shipping_total - snap.shipping_discount,
                 prices_include_tax=snap.prices_include_tax,
             )  # fmt: skip
-        row.fraud_score, row.fraud_recommendation = risk.score, risk.recommendation.value
-        row.fraud_reasons = risk.reasons
-        row.fraud_provider_score = risk.provider_score
-        await session.execute(
-            update(_customers)
-            .where(_customers.c.id == customer.id)
-            .values(orders_count=_customers.c.orders_count + 1)
-            .execution_options(synchronize_session=False)
-        )
-        await self.repository.emit(session, row, "order.created", orderNumber=row.number, source=request.source)
-        if risk.recommendation in (Recommendation.REVIEW, Recommendation.BLOCK):
-            blocked = risk.recommendation is Recommendation.BLOCK
-            await self.repository.transition(
-                session, row, OrderStatus.ON_HOLD, actor=SYSTEM_ACTOR,
-                reason=f"fraud {risk.recommendation.value} (score {risk.score})",
-            )  # fmt: skip
-            row.hold_reason = "payment_blocked_by_fraud" if blocked else "fraud_review"
-            await self.repository.add_system_note(
-                session, row, f"Held for fraud {risk.recommendation.value}: score {risk.score}"
-            )
-            await self.repository.emit(
-                session, row, "order.fraud_detected", score=risk.score, recommendation=risk.recommendation.value,
-                reasons=risk.reasons,
-            )  # fmt: skip
-        await self.repository.refresh_statuses(session, row, actor=request.actor)
+        if held:
+            await self._hold(session, row, risk, request)
+        elif after is None:
+            await self.repository.emit(session, row, "order.created", orderNumber=row.number, source=request.source)
+            await self.repository.refresh_statuses(session, row, actor=request.actor)
         await session.flush()
         return PlacedOrder(row.id, name, row.number, row.status, row.total, row.currency)
+
+    async def _attach_payments(self, session: AsyncSession, order: str, payment_ids: Sequence[str]) -> list[PaymentRow]:
+        """Point the payments at ``order`` ("orders/ord_..."); PAYMENT_NOT_FOUND for an
+        unknown id. Returns them oldest first, as ``OrderRepository.payments`` does."""
+        ids = list(dict.fromkeys(payment_ids))
+        if not ids:
+            return []
+        rows = list(await session.scalars(select(PaymentRow).where(PaymentRow.id.in_(ids))))
+        found = {p.id for p in rows}
+        missing = [pid for pid in ids if pid not in found]
+        if missing:
+            raise OrderError(
+                PAYMENT_NOT_FOUND, f"Payment payments/{missing[0]} does not exist.", payment=f"payments/{missing[0]}"
+            )
+        for payment in rows:
+            payment.target = order
+        return sorted(rows, key=lambda p: (p.created_at, p.id))
+
+    async def _hold(self, session: AsyncSession, row: OrderRow, risk: FraudResult, request: PlacementRequest) -> None:
+        """The fraud path (rare): the repository's own steps, which read the order back."""
+        await self.repository.emit(session, row, "order.created", orderNumber=row.number, source=request.source)
+        blocked = risk.recommendation is Recommendation.BLOCK
+        await self.repository.transition(
+            session, row, OrderStatus.ON_HOLD, actor=SYSTEM_ACTOR,
+            reason=f"fraud {risk.recommendation.value} (score {risk.score})",
+        )  # fmt: skip
+        row.hold_reason = "payment_blocked_by_fraud" if blocked else "fraud_review"
+        await self.repository.add_system_note(
+            session, row, f"Held for fraud {risk.recommendation.value}: score {risk.score}"
+        )
+        await self.repository.emit(
+            session, row, "order.fraud_detected", score=risk.score, recommendation=risk.recommendation.value,
+            reasons=risk.reasons,
+        )  # fmt: skip
+        await self.repository.refresh_statuses(session, row, actor=request.actor)
+
+    def _settle(
+        self,
+        session: AsyncSession,
+        row: OrderRow,
+        lines: Sequence[OrderLineRow],
+        payments: Sequence[PaymentRow],
+        request: PlacementRequest,
+    ) -> list[OrderStatusChangeRow] | None:
+        """``order.created``, then what ``OrderRepository.refresh_statuses`` does for a new
+        pending order (payment status from its payments; authorized or paid confirms it),
+        with the same events and status history, from the rows just written instead of
+        reading them back (placement knows every fact: no line is fulfilled yet), before
+        the order is inserted. Returns the status history rows to add once the order is
+        in; None, having done nothing, for any other payment status (the repository's path)."""
+        paid = derive_payment_status(payment_totals(row.total, payments))
+        if paid not in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED, PaymentStatus.PAID):
+            return None
+        history: list[OrderStatusChangeRow] = []
+        payment_ids = [p.id for p in payments]
+        now = self.repository.clock.now()
+
+        def emit(event: str, **extra: object) -> None:  # as OrderRepository.emit / message
+            due = balance_due(payment_totals(row.total, payments))
+            message = convert.order_message(row, lines, payment_ids, balance_due=due)
+            record_event(session, event, message.name, message, now, **extra)
+
+        emit("order.created", orderNumber=row.number, source=request.source)
+        shipped = derive_fulfillment_status(
+            (LineQuantities(line.quantity, 0, 0) for line in lines if line.requires_shipping), all_delivered=False
+        )
+        old_paid, old_shipped = row.payment_status, row.fulfillment_status
+        row.payment_status, row.fulfillment_status = paid.value, shipped.value
+        if paid.value != old_paid or shipped.value != old_shipped:
+            self.repository.touch(row, now)
+        if paid.value != old_paid and paid in PAYMENT_EVENTS:
+            emit(PAYMENT_EVENTS[paid], previousPaymentStatus=old_paid)
+        if shipped.value != old_shipped:
+            emit("order.fulfillment_status_changed", previousFulfillmentStatus=old_shipped)
+        if paid in (PaymentStatus.AUTHORIZED, PaymentStatus.PAID):
+            reason = f"payment {paid.value}"
+            row.status, row.confirmed_at = OrderStatus.CONFIRMED.value, now
+            history.append(
+                OrderStatusChangeRow(
+                    id=new_id("osc", now), order_id=row.id, from_status=OrderStatus.PENDING.value,
+                    to_status=OrderStatus.CONFIRMED.value, actor=request.actor[:100], reason=reason[:255], created_at=now,
+                )
+            )  # fmt: skip
+            self.repository.touch(row, now)
+            emit(
+                STATUS_EVENTS[OrderStatus.CONFIRMED], previousStatus=OrderStatus.PENDING.value, actor=request.actor,
+                reason=reason,
+            )  # fmt: skip
+        return history
 
     async def _customer(self, session: AsyncSession, request: PlacementRequest, snap: OrderSnapshot) -> CustomerProfile:
         if request.customer_id:

@@ -51,6 +51,7 @@ from rcommerce.domain.orders.states import (
     PaymentStatus,
     PaymentTotals,
     allowed_targets,
+    balance_due,
     can_transition,
     derive_fulfillment_status,
     derive_payment_status,
@@ -175,7 +176,8 @@ class OrderRepository:
     async def message(self, session: AsyncSession, row: OrderRow, *, staff: bool = True) -> orders_pb2.Order:
         lines = await self.lines(session, row.id)
         payments = (await self.payments(session, [row.id]))[row.id]
-        return convert.order_message(row, lines, [p.id for p in payments], staff=staff)
+        due = balance_due(payment_totals(row.total, payments))
+        return convert.order_message(row, lines, [p.id for p in payments], staff=staff, balance_due=due)
 
     # -- writes ---------------------------------------------------------------------------
     def touch(self, row: OrderRow, now: datetime | None = None) -> None:

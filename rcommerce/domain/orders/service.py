@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rcommerce.auth.principal import Principal, customer_id_of
 from rcommerce.clock import Clock
 from rcommerce.db.database import Database
+from rcommerce.domain.fulfillment.cancellation import cancel_open_fulfilments
+from rcommerce.domain.fulfillment.stock_moves import StockMoves
 from rcommerce.domain.inventory.stock import Stock
 from rcommerce.domain.orders import convert, listing
 from rcommerce.domain.orders.errors import (
@@ -73,8 +75,11 @@ class OrderService:
         repository: OrderRepository,
         stock: Stock,
         payments: PaymentService | None = None,
+        moves: StockMoves | None = None,
     ) -> None:
         self.db = db
+        #: Puts back what open fulfilments took when an order is cancelled with restock.
+        self.moves = moves
         self.clock = clock
         self.tokens = tokens
         self.repository = repository
@@ -248,6 +253,7 @@ class OrderService:
                 row.cancel_reason, row.cancel_note, row.cancelled_by = reason, request.note, actor[:100]
                 await self._release_stock(s, row)
                 text = f"Order cancelled ({reason}) by {actor}." + (f" {request.note}" if request.note else "")
+                text += await self._cancel_fulfilments(s, row, restock=request.restock)
                 await self.repository.add_system_note(s, row, text)
                 if request.notify_customer:
                     await self.repository.add_system_note(
@@ -280,6 +286,19 @@ class OrderService:
                 except DomainError as exc:
                     if exc.reason.name not in ("RESERVATION_EXPIRED", "RESERVATION_NOT_FOUND"):
                         raise  # an ended reservation needs nothing; anything else is a real failure
+
+    async def _cancel_fulfilments(self, s: AsyncSession, row: OrderRow, *, restock: bool) -> str:
+        """Cancel the order's pending fulfilments; restock their units when asked (see
+        :mod:`rcommerce.domain.fulfillment.cancellation`). Returns text for the note."""
+        if self.moves is None:
+            return ""
+        lines = await self.repository.lines(s, row.id)
+        done = await cancel_open_fulfilments(s, self.moves, row, lines, restock=restock, now=self.clock.now())
+        if not done.fulfillment_ids:
+            return ""
+        kept = done.units - done.restocked
+        text = f" {len(done.fulfillment_ids)} open fulfilment(s) cancelled; {done.restocked} unit(s) restocked"
+        return text + (f", {kept} unit(s) left off stock (restock not requested)." if kept else ".")
 
     async def _settle(self, order_id: str, payments: Sequence[PaymentRow], reason: str) -> dict[str, str]:
         """Void authorizations and refund captures; returns payment id → error for failures."""

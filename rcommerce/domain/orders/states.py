@@ -92,20 +92,35 @@ def derive_payment_status(t: PaymentTotals) -> PaymentStatus:
     """Payment status from the ledger (core-domain §2.2, R19).
 
     Refunds decide first (``refunded`` iff everything captured was returned), then
-    captures (``paid`` once captures reach the total), then open authorizations; a
-    voided authorization with nothing captured is ``voided``; only failures is ``failed``.
+    captures (``paid`` once captures reach the total), then open authorizations
+    (``authorized``: money is held and still to be captured); a voided authorization
+    with nothing captured is ``voided``; only failures is ``failed``.
+
+    Captures below the total with nothing left to capture (an edit raised the total
+    after payment, or a partial capture released the rest) stay ``paid``: every
+    secured amount was collected. DECISIONS 15 has no ``partially_paid``; the order
+    shows what is missing as :func:`balance_due` (``totals.balance_due``).
     """
     if t.refunded > 0:
         return PaymentStatus.REFUNDED if t.refunded >= t.captured else PaymentStatus.PARTIALLY_REFUNDED
     if t.captured > 0 and t.captured >= t.total:
         return PaymentStatus.PAID
-    if t.authorized > 0 or t.captured > 0:
+    if t.authorized > 0:
         return PaymentStatus.AUTHORIZED
+    if t.captured > 0:
+        return PaymentStatus.PAID
     if t.voided > 0:
         return PaymentStatus.VOIDED
     if t.failed_attempts > 0:
         return PaymentStatus.FAILED
     return PaymentStatus.PAID if t.total == 0 else PaymentStatus.PENDING
+
+
+def balance_due(t: PaymentTotals) -> int:
+    """What the order still asks for beyond what was captured: ``max(0, total − captured)``.
+    Refunds do not raise it (they give back money for returns or goodwill); open
+    authorizations do not lower it (they are not collected yet)."""
+    return max(0, t.total - t.captured)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,8 @@ from rcommerce.config import OrdersSettings, Settings
 from rcommerce.db.database import Database
 from rcommerce.domain.carts.wiring import build_pricing_engine
 from rcommerce.domain.customers.directory import CustomerDirectory
+from rcommerce.domain.fulfillment.stock_moves import StockMoves
+from rcommerce.domain.inventory.ledger import Ledger
 from rcommerce.domain.inventory.stock import Stock
 from rcommerce.domain.orders.drafts import DraftOrderService
 from rcommerce.domain.orders.fraud import FraudSettings
@@ -74,7 +76,9 @@ def build_orders(
     payments: PaymentService | None = None,
 ) -> OrderServices:  # fmt: skip
     placement = build_order_placement(clock, settings, providers)
-    service = OrderService(db, clock, tokens, placement.repository, placement.stock, payments)
+    ledger = Ledger(clock, low_stock_threshold=settings.inventory.low_stock_threshold)
+    moves = StockMoves(placement.stock, ledger)
+    service = OrderService(db, clock, tokens, placement.repository, placement.stock, payments, moves)
     drafts = DraftOrderService(
         db,
         clock,

@@ -55,7 +55,7 @@ class OrderEdit(_message.Message):
     def __init__(self, order: _Optional[_Union[_orders_pb2.Order, _Mapping]] = ..., previous_total: _Optional[int] = ..., new_total: _Optional[int] = ..., balance: _Optional[int] = ..., changes: _Optional[_Iterable[str]] = ..., dropped_coupon_codes: _Optional[_Iterable[str]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class OrderPaymentSummary(_message.Message):
-    __slots__ = ("order", "currency_code", "total", "authorized", "captured", "refunded", "refundable", "payment_status", "order_status", "payments")
+    __slots__ = ("order", "currency_code", "total", "authorized", "captured", "refunded", "refundable", "payment_status", "order_status", "payments", "balance_due")
     ORDER_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_CODE_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +66,7 @@ class OrderPaymentSummary(_message.Message):
     PAYMENT_STATUS_FIELD_NUMBER: _ClassVar[int]
     ORDER_STATUS_FIELD_NUMBER: _ClassVar[int]
     PAYMENTS_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_DUE_FIELD_NUMBER: _ClassVar[int]
     order: str
     currency_code: str
     total: int
@@ -76,7 +77,8 @@ class OrderPaymentSummary(_message.Message):
     payment_status: str
     order_status: str
     payments: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, order: _Optional[str] = ..., currency_code: _Optional[str] = ..., total: _Optional[int] = ..., authorized: _Optional[int] = ..., captured: _Optional[int] = ..., refunded: _Optional[int] = ..., refundable: _Optional[int] = ..., payment_status: _Optional[str] = ..., order_status: _Optional[str] = ..., payments: _Optional[_Iterable[str]] = ...) -> None: ...
+    balance_due: int
+    def __init__(self, order: _Optional[str] = ..., currency_code: _Optional[str] = ..., total: _Optional[int] = ..., authorized: _Optional[int] = ..., captured: _Optional[int] = ..., refunded: _Optional[int] = ..., refundable: _Optional[int] = ..., payment_status: _Optional[str] = ..., order_status: _Optional[str] = ..., payments: _Optional[_Iterable[str]] = ..., balance_due: _Optional[int] = ...) -> None: ...
 
 class CaptureOrderPaymentRequest(_message.Message):
     __slots__ = ("name", "amount", "idempotency_key")
@@ -340,6 +342,18 @@ class CreateOrderChangeRequest(_message.Message):
     parent: str
     change: OrderChange
     def __init__(self, parent: _Optional[str] = ..., change: _Optional[_Union[OrderChange, _Mapping]] = ...) -> None: ...
+
+class RequestReturnRequest(_message.Message):
+    __slots__ = ("parent", "lines", "reason", "note")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    lines: _containers.RepeatedCompositeFieldContainer[OrderChangeLine]
+    reason: str
+    note: str
+    def __init__(self, parent: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[OrderChangeLine, _Mapping]]] = ..., reason: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
 
 class GetOrderChangeRequest(_message.Message):
     __slots__ = ("name",)

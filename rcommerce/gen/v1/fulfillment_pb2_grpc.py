@@ -607,6 +607,11 @@ class OrderChangeServiceStub:
                 request_serializer=rcommerce_dot_v1_dot_fulfillment__pb2.CreateOrderChangeRequest.SerializeToString,
                 response_deserializer=rcommerce_dot_v1_dot_fulfillment__pb2.OrderChange.FromString,
                 _registered_method=True)
+        self.RequestReturn = channel.unary_unary(
+                '/rcommerce.v1.OrderChangeService/RequestReturn',
+                request_serializer=rcommerce_dot_v1_dot_fulfillment__pb2.RequestReturnRequest.SerializeToString,
+                response_deserializer=rcommerce_dot_v1_dot_fulfillment__pb2.OrderChange.FromString,
+                _registered_method=True)
         self.GetOrderChange = channel.unary_unary(
                 '/rcommerce.v1.OrderChangeService/GetOrderChange',
                 request_serializer=rcommerce_dot_v1_dot_fulfillment__pb2.GetOrderChangeRequest.SerializeToString,
@@ -642,6 +647,17 @@ class OrderChangeServiceServicer:
     def CreateOrderChange(self, request, context):
         """Requests a return, exchange or claim of fulfilled units (INVALID_RETURN_QUANTITY
         beyond what was fulfilled and not yet returned).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestReturn(self, request, context):
+        """A customer asks to return units of their own order (staff may call it too): the
+        units must be fulfilled and not yet returned (INVALID_RETURN_QUANTITY), and the
+        request must come within [orders] return_window_days of the order's last delivery
+        (RETURN_WINDOW_CLOSED; an order shipped but not delivered yet is within the window).
+        The return is then received and processed by staff as any other.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -689,6 +705,11 @@ def add_OrderChangeServiceServicer_to_server(servicer, server):
             'CreateOrderChange': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateOrderChange,
                     request_deserializer=rcommerce_dot_v1_dot_fulfillment__pb2.CreateOrderChangeRequest.FromString,
+                    response_serializer=rcommerce_dot_v1_dot_fulfillment__pb2.OrderChange.SerializeToString,
+            ),
+            'RequestReturn': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestReturn,
+                    request_deserializer=rcommerce_dot_v1_dot_fulfillment__pb2.RequestReturnRequest.FromString,
                     response_serializer=rcommerce_dot_v1_dot_fulfillment__pb2.OrderChange.SerializeToString,
             ),
             'GetOrderChange': grpc.unary_unary_rpc_method_handler(
@@ -745,6 +766,33 @@ class OrderChangeService:
             target,
             '/rcommerce.v1.OrderChangeService/CreateOrderChange',
             rcommerce_dot_v1_dot_fulfillment__pb2.CreateOrderChangeRequest.SerializeToString,
+            rcommerce_dot_v1_dot_fulfillment__pb2.OrderChange.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestReturn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rcommerce.v1.OrderChangeService/RequestReturn',
+            rcommerce_dot_v1_dot_fulfillment__pb2.RequestReturnRequest.SerializeToString,
             rcommerce_dot_v1_dot_fulfillment__pb2.OrderChange.FromString,
             options,
             channel_credentials,

@@ -207,7 +207,7 @@ class OrderLineItem(_message.Message):
     def __init__(self, name: _Optional[str] = ..., id: _Optional[str] = ..., product: _Optional[str] = ..., variant: _Optional[str] = ..., title: _Optional[str] = ..., variant_title: _Optional[str] = ..., sku: _Optional[str] = ..., quantity: _Optional[int] = ..., unit_price: _Optional[int] = ..., original_unit_price: _Optional[int] = ..., price_list: _Optional[str] = ..., subtotal: _Optional[int] = ..., discount_total: _Optional[int] = ..., tax_total: _Optional[int] = ..., total: _Optional[int] = ..., tax_lines: _Optional[_Iterable[_Union[OrderTaxLine, _Mapping]]] = ..., requires_shipping: _Optional[bool] = ..., quantity_fulfilled: _Optional[int] = ..., quantity_returned: _Optional[int] = ...) -> None: ...
 
 class OrderTotals(_message.Message):
-    __slots__ = ("subtotal", "discount_total", "shipping_total", "shipping_discount", "item_tax", "shipping_tax", "tax_total", "total")
+    __slots__ = ("subtotal", "discount_total", "shipping_total", "shipping_discount", "item_tax", "shipping_tax", "tax_total", "total", "balance_due")
     SUBTOTAL_FIELD_NUMBER: _ClassVar[int]
     DISCOUNT_TOTAL_FIELD_NUMBER: _ClassVar[int]
     SHIPPING_TOTAL_FIELD_NUMBER: _ClassVar[int]
@@ -216,6 +216,7 @@ class OrderTotals(_message.Message):
     SHIPPING_TAX_FIELD_NUMBER: _ClassVar[int]
     TAX_TOTAL_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_DUE_FIELD_NUMBER: _ClassVar[int]
     subtotal: int
     discount_total: int
     shipping_total: int
@@ -224,7 +225,8 @@ class OrderTotals(_message.Message):
     shipping_tax: int
     tax_total: int
     total: int
-    def __init__(self, subtotal: _Optional[int] = ..., discount_total: _Optional[int] = ..., shipping_total: _Optional[int] = ..., shipping_discount: _Optional[int] = ..., item_tax: _Optional[int] = ..., shipping_tax: _Optional[int] = ..., tax_total: _Optional[int] = ..., total: _Optional[int] = ...) -> None: ...
+    balance_due: int
+    def __init__(self, subtotal: _Optional[int] = ..., discount_total: _Optional[int] = ..., shipping_total: _Optional[int] = ..., shipping_discount: _Optional[int] = ..., item_tax: _Optional[int] = ..., shipping_tax: _Optional[int] = ..., tax_total: _Optional[int] = ..., total: _Optional[int] = ..., balance_due: _Optional[int] = ...) -> None: ...
 
 class OrderShipping(_message.Message):
     __slots__ = ("quote_id", "provider", "service_code", "display_name", "amount")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -43,6 +43,7 @@ from rcommerce.jobs.queue import exponential_backoff
 from rcommerce.notifications.models import NotificationRow, NotificationRuleRow, NotificationTemplateRow
 from rcommerce.notifications.preferences import Decision, Delivery, PreferenceHook, Verdict
 from rcommerce.notifications.templates import Rendered, Templates, TemplateSource
+from rcommerce.notifications.variables import Links, build_variables, load_facts
 from rcommerce.plugins.providers import Event, NotificationChannel, NotificationMessage, channel_medium
 
 __all__ = ["MAX_ATTEMPTS", "SEND_KIND", "NotificationService", "event_variables", "rule_matches"]
@@ -80,6 +81,8 @@ class NotificationService:
     channels: Mapping[str, NotificationChannel]
     preferences: PreferenceHook | None = None
     max_attempts: int = MAX_ATTEMPTS
+    #: Storefront links for the templates (``[notifications] shop_url``).
+    links: Links = field(default_factory=Links)
 
     def register_jobs(self) -> None:
         self.queue.register(
@@ -194,12 +197,16 @@ class NotificationService:
     async def on_event(self, session: AsyncSession, event: Event) -> list[str]:
         """Queue the notifications of every rule matching ``event`` in ``session``'s
         transaction (never commits). Returns the new notification ids."""
-        rules = (await session.execute(select(NotificationRuleRow))).scalars().all()
+        rules = [
+            rule
+            for rule in (await session.execute(select(NotificationRuleRow))).scalars().all()
+            if rule_matches(rule.event_type, event.type)
+        ]
         created: list[str] = []
-        variables = event_variables(event)
+        if not rules:
+            return created
+        variables = await self.variables(session, event)
         for rule in rules:
-            if not rule_matches(rule.event_type, event.type):
-                continue
             dedupe = f"{rule.id}:{event.id}"
             if (await session.execute(select(NotificationRow.id).where(NotificationRow.dedupe_key == dedupe))).first():
                 continue
@@ -235,6 +242,12 @@ class NotificationService:
                 )  # fmt: skip
             created.append(row.id)
         return created
+
+    async def variables(self, session: AsyncSession, event: Event) -> dict[str, Any]:
+        """The payload's fields (:func:`event_variables`) plus the spec's variables of the
+        event (:mod:`rcommerce.notifications.variables`), read in ``session``."""
+        facts = await load_facts(session, event, self.links)
+        return {**event_variables(event), **build_variables(event, facts)}
 
     async def _decide(self, session: AsyncSession, event: Event, rule: NotificationRuleRow, recipient: str) -> Decision:
         if self.preferences is None or not recipient:

@@ -6,9 +6,9 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from fake_twilio import FakeTwilio, RunningFake
 from pydantic import ValidationError
 from rcommerce_twilio import TwilioDeliveryError, TwilioSettings, TwilioSMSChannel, channel_from_settings
+from rcommerce_twilio.testing import FakeTwilio, RunningFake
 
 from rcommerce.plugins.providers import NotificationChannel, NotificationMessage
 

@@ -1,4 +1,17 @@
-"""A local stand-in for Twilio's Messages API (2010-04-01), written from Twilio's docs.
+"""A test double for Twilio's Messages API (2010-04-01), written from Twilio's docs.
+
+For integrators' tests as much as this plugin's own: point ``[plugins.twilio] base_url``
+at :attr:`RunningFake.base_url` and read what was "sent" from ``FakeTwilio.messages``::
+
+    from rcommerce_twilio.testing import FakeTwilio, RunningFake
+
+    with RunningFake(FakeTwilio("AC" + "1" * 32, "token")) as twilio:
+        settings = {"account_sid": "AC" + "1" * 32, "auth_token": "token",
+                    "from_number": "+15005550006", "base_url": twilio.base_url}
+        ...  # send through the channel, then
+        assert twilio.app.messages[0]["body"] == "..."
+
+Nothing here reaches the internet. ``uvicorn`` (a dependency of rcommerce) serves it.
 
 It checks what the real API checks for ``POST /2010-04-01/Accounts/{sid}/Messages.json``:
 HTTP Basic credentials (account sid + auth token, or API key sid + secret for that account),
@@ -21,7 +34,7 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs
 
-import uvicorn
+__all__ = ["MAGIC_TO_ERRORS", "FakeTwilio", "RunningFake"]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -48,7 +61,7 @@ class FakeTwilio:
     account_sid: str
     auth_token: str
     api_keys: dict[str, str] = field(default_factory=dict)
-    messages: list[dict[str, str]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
     fail_next: list[int] = field(default_factory=list)
 
@@ -109,11 +122,11 @@ class FakeTwilio:
             code, message = MAGIC_TO_ERRORS[to]
             return self._error(400, code, message)
         sid = "SM" + secrets.token_hex(16)
-        message = {"sid": sid, "to": to, "from": sender, "messaging_service_sid": service or None, "body": text,
-                   "status_callback": form.get("StatusCallback", "")}  # fmt: skip
-        self.messages.append(message)
+        sent: dict[str, Any] = {"sid": sid, "to": to, "from": sender, "messaging_service_sid": service or None,
+                                 "body": text, "status_callback": form.get("StatusCallback", "")}  # fmt: skip
+        self.messages.append(sent)
         return 201, {
-            **message, "account_sid": self.account_sid, "status": "queued" if not service else "accepted",
+            **sent, "account_sid": self.account_sid, "status": "queued" if not service else "accepted",
             "num_segments": str(1 + (len(text) - 1) // 153 if len(text) > 160 else 1), "direction": "outbound-api",
             "date_created": formatdate(usegmt=True), "error_code": None, "error_message": None, "price": None,
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
@@ -135,6 +148,8 @@ class RunningFake:
     """Serves a :class:`FakeTwilio` on a free loopback port in a background thread."""
 
     def __init__(self, app: FakeTwilio) -> None:
+        import uvicorn  # only when a fake is served
+
         self.app = app
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

@@ -47,6 +47,7 @@ from rcommerce.domain.admin.models import StoreSetting
 from rcommerce.domain.carts.service import CartService
 from rcommerce.domain.carts.wiring import build_cart_service
 from rcommerce.domain.catalog.service import CatalogService
+from rcommerce.domain.checkout.wiring import CheckoutServices, build_checkout
 from rcommerce.domain.customers.directory import CustomerDirectory
 from rcommerce.domain.customers.wiring import CustomerServices, build_customer_services
 from rcommerce.domain.fulfillment.wiring import FulfillmentServices, build_fulfillment_services
@@ -80,6 +81,7 @@ from rcommerce.gen.v1 import (
 )
 from rcommerce.notifications.service import NotificationService
 from rcommerce.notifications.templates import Templates
+from rcommerce.notifications.variables import Links
 from rcommerce.pagination import PageTokens
 from rcommerce.plugins.manager import PluginHost, ProviderRegistry
 from rcommerce.plugins.providers import Event
@@ -170,6 +172,7 @@ class App:
     inventory: InventoryService = field(init=False)
     payments: PaymentService = field(init=False)
     fulfillment: FulfillmentServices = field(init=False)
+    checkout: CheckoutServices = field(init=False)
     orders: OrderServices = field(init=False)
     methods: dict[str, MethodInfo] = field(init=False)
     bridge: RestBridge = field(init=False)
@@ -201,7 +204,7 @@ class App:
             # In-transaction: the reset link reaches notifications without entering the outbox.
             return await self.notifications.on_event(session, event)
 
-        self.carts = build_cart_service(self.db, self.clock, s, self.providers)
+        self.carts = build_cart_service(self.db, self.clock, s, self.providers, cache=self.cache)
         self.customers = build_customer_services(
             self.db, self.cache, self.clock, s, secret, tokens, on_password_reset=[mail_reset_link],
             on_sign_in=[self.carts.merge_on_sign_in],
@@ -235,7 +238,7 @@ class App:
         )
         self.notifications = NotificationService(
             self.db, self.clock, self.events.queue, templates, channels=self.providers.notification_channels,
-            preferences=self.customers.preference_hook,
+            preferences=self.customers.preference_hook, links=Links(n.shop_url),
         )
         self.notifications.register_jobs()
         self.inventory = InventoryService(
@@ -248,6 +251,7 @@ class App:
             self.db, self.clock, s, self.providers.payment_gateways, tokens, self.events.queue
         )
         self.fulfillment = build_fulfillment_services(self.db, self.clock, s, self.payments, self.providers)
+        self.checkout = build_checkout(self.db, self.clock, s, self.providers, self.carts, self.payments, self.events.queue)
         self.orders = build_orders(self.db, self.clock, s, self.providers, tokens, self.payments)
         self.methods = method_table()
         limits = None
@@ -278,6 +282,7 @@ class App:
             ("rcommerce.v1.InventoryService", InventoryServicer(self.inventory), inventory_pb2_grpc.add_InventoryServiceServicer_to_server),
             payment_servicer(self.payments),
             *self.fulfillment.servicers(),
+            self.checkout.servicer(),
             self.orders.servicer(),
         ]
 

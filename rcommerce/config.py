@@ -137,6 +137,9 @@ class NotificationsSettings(_Section):
     company_name: str = "rcommerce store"
     #: Available to every template as ``support_email``.
     support_email: str = "support@example.com"
+    #: The storefront's base URL: templates link to it (``shop_url``, ``login_url``,
+    #: ``help_center_url``, a payment's ``retry_url``; docs/notifications.md).
+    shop_url: str = "http://localhost:3000"
 
 
 class ShippingSettings(_Section):
@@ -237,6 +240,9 @@ class OrdersSettings(_Section):
     fraud_block_at: int = Field(75, ge=0, le=100)
     fraud_review_at: int = Field(50, ge=0, le=100)
     fraud_monitor_at: int = Field(25, ge=0, le=100)
+    #: Days after the last delivery during which a customer may request a return of their
+    #: own order (RequestReturn; RETURN_WINDOW_CLOSED after). 0 closes self-service returns.
+    return_window_days: int = Field(30, ge=0, le=3650)
 
 
 class CheckoutSettings(_Section):

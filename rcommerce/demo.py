@@ -78,7 +78,11 @@ async def seed_demo(app: App, products: int = 24, variants: int = 3) -> str:
     shipping = await seed_shipping(app, call)
     promotions = await seed_promotions(app, call)
     tax = await seed_tax(app)
-    return f"demo catalog: {created} products created, {skipped} already present; {regions}; {shipping}; {promotions}; {tax}"
+    notifications = await seed_notifications(app)
+    return (
+        f"demo catalog: {created} products created, {skipped} already present; {regions}; {shipping}; {promotions}; "
+        f"{tax}; {notifications}"
+    )
 
 
 #: The demo regions: the United States (tax added at checkout) and a euro region whose
@@ -196,3 +200,31 @@ async def seed_tax(app: App) -> str:
     async with app.db.transaction() as session:
         created, skipped = await seed_zones(session, DEMO_ZONES, app.clock.now())
     return f"demo tax zones: {created} created, {skipped} already present"
+
+
+#: The demo notification rules: order e-mails through the built-in ``file`` channel, so a
+#: demo order leaves its confirmation (and later shipped/cancelled mail) as .eml files in
+#: ``[plugins.builtin] mail_dir`` (docs/notifications.md).
+DEMO_NOTIFICATION_RULES = (
+    ("order.created", "order_confirmation"),
+    ("order.shipped", "order_shipped"),
+    ("order.cancelled", "order_cancelled"),
+)
+
+
+async def seed_notifications(app: App, channel: str = "file") -> str:
+    """Create the demo notification rules to ``{{ email }}``; a rule with the same event,
+    template and channel is left alone. Nothing when the channel is not installed."""
+    if channel not in app.notifications.channels:
+        return f"demo notification rules: none (no {channel} channel)"
+    existing = {(r.event_type, r.template, r.channel) for r in await app.notifications.list_rules()}
+    created = skipped = 0
+    for event_type, template in DEMO_NOTIFICATION_RULES:
+        if (event_type, template, channel) in existing:
+            skipped += 1
+            continue
+        await app.notifications.create_rule(
+            event_type=event_type, template=template, channel=channel, recipient="{{ email }}"
+        )
+        created += 1
+    return f"demo notification rules: {created} created, {skipped} already present"

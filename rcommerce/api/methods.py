@@ -15,6 +15,7 @@ from rcommerce.gen.v1 import (
     admin_pb2,
     carts_pb2,
     catalog_pb2,
+    checkout_pb2,
     customers_pb2,
     events_pb2,
     fulfillment_pb2,
@@ -42,6 +43,7 @@ SERVICE_FILES: tuple[FileDescriptor, ...] = (
     inventory_pb2.DESCRIPTOR,
     customers_pb2.DESCRIPTOR,
     payments_pb2.DESCRIPTOR,
+    checkout_pb2.DESCRIPTOR,
     fulfillment_pb2.DESCRIPTOR,
     orders_pb2.DESCRIPTOR,
 )

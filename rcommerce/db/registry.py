@@ -4,6 +4,7 @@ from rcommerce.db.base import Base
 from rcommerce.domain.admin import models as _admin  # noqa: F401
 from rcommerce.domain.carts import models as _carts  # noqa: F401
 from rcommerce.domain.catalog import models as _catalog  # noqa: F401
+from rcommerce.domain.checkout import models as _checkout  # noqa: F401
 from rcommerce.domain.customers import models as _customers  # noqa: F401
 from rcommerce.domain.fulfillment import models as _fulfillment  # noqa: F401
 from rcommerce.domain.inventory import models as _inventory  # noqa: F401

@@ -18,7 +18,7 @@ Protocols, never by renaming or removing anything.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -44,6 +44,7 @@ __all__ = [
     "InitiateRequest",
     "LineTax",
     "MethodDetails",
+    "MethodNotSaved",
     "NotificationChannel",
     "NotificationMessage",
     "OffSessionRequest",
@@ -160,7 +161,8 @@ CASH_ON_DELIVERY = "cash_on_delivery"
 DIGITAL_WALLET = "digital_wallet"
 REDIRECT = "redirect"
 
-#: Refund reasons the core accepts; a gateway maps them to its own vocabulary.
+#: Refund reasons the core accepts; a gateway maps them to its own vocabulary. Any other
+#: text a caller sends becomes ``other`` and is kept as the refund's ``note``.
 REFUND_REASONS = ("requested_by_customer", "duplicate", "fraudulent", "other")
 
 
@@ -180,6 +182,22 @@ class UnsupportedOperation(Exception):
 class WebhookSignatureError(Exception):
     """An inbound webhook is not authentic: bad or missing signature, or a timestamp
     outside the tolerance window. The core answers 400 and processes nothing."""
+
+
+class MethodNotSaved(Exception):
+    """``save_method`` was refused by the provider (the outcome is known, nothing was saved).
+
+    ``code`` is the provider's reason, lower_snake ("card_declined"). ``requires_action``
+    is True when the provider wants the customer to authenticate the card (3-D Secure at
+    setup): the core answers ``SAVED_METHOD_REQUIRES_ACTION`` and the storefront saves the
+    card while paying instead (``save_method`` on CreatePayment), where the action has a
+    payment to complete through. Any other refusal is ``PAYMENT_DECLINED``.
+    """
+
+    def __init__(self, message: str, *, code: str = "", requires_action: bool = False) -> None:
+        super().__init__(message)
+        self.code = code or ("authentication_required" if requires_action else "card_declined")
+        self.requires_action = requires_action
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +279,10 @@ class MethodDetails:
     exp_year: int = 0
     #: Reusable token when the method was saved ("pm_...").
     token: str = ""
+    #: ``save_method`` only: the provider's customer the method is attached to ("cus_..."
+    #: at Stripe). The core stores it per (customer, gateway) and sends it back as
+    #: ``gateway_customer_id`` on later requests.
+    gateway_customer_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +309,9 @@ class InitiateRequest:
     description: str = ""
     #: "carts/..." or "orders/..." and other references for the provider's dashboard.
     metadata: Mapping[str, str] = field(default_factory=dict)
+    #: The provider's customer of ``customer_id`` stored by the core ("" when none yet):
+    #: use it instead of looking the customer up.
+    gateway_customer_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +334,14 @@ class PaymentResult:
     method: MethodDetails | None = None
     #: Stored on the payment and handed back in ``PaymentRef``; never shown publicly.
     provider_data: Mapping[str, Any] = field(default_factory=dict)
+    #: The provider's id of the money movement ("ch_..." charge, PayPal capture id); shown
+    #: on the payment as ``transaction_id``.
+    transaction_id: str = ""
+    #: The provider's receipt page, shown on the payment as ``receipt_url``.
+    receipt_url: str = ""
+    #: The provider's customer the payment's method was saved to ("cus_..."); the core
+    #: stores it per (customer, gateway) like ``MethodDetails.gateway_customer_id``.
+    gateway_customer_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +377,9 @@ class RefundRequest:
     reason: str = "requested_by_customer"
     #: Our id of this refund ("ptx_..."), for the provider's reference.
     refund_id: str = ""
+    #: Free text of the refund (the caller's own reason when it was not one of
+    #: :data:`REFUND_REASONS`); "" when none.
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,6 +393,8 @@ class OperationResult:
     reference: str = ""
     error_code: str = ""
     error_message: str = ""
+    #: Merged into what the core stores (the keys given replace the stored ones) and
+    #: handed back in ``PaymentRef.provider_data`` on later calls.
     provider_data: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -367,6 +405,8 @@ class SaveMethodRequest:
     method_data: Mapping[str, str]
     idempotency_key: str
     customer_email: str = ""
+    #: The provider's customer stored by the core for ``customer_id`` ("" when none yet).
+    gateway_customer_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +421,8 @@ class OffSessionRequest:
     idempotency_key: str
     description: str = ""
     metadata: Mapping[str, str] = field(default_factory=dict)
+    #: The provider's customer stored by the core for ``customer_id`` ("" when none yet).
+    gateway_customer_id: str = ""
 
 
 class WebhookEventType(enum.StrEnum):
@@ -465,7 +507,10 @@ class PaymentGateway(Protocol):
 
     async def charge_off_session(self, request: OffSessionRequest) -> PaymentResult: ...
 
-    def parse_webhook(self, request: WebhookRequest) -> WebhookEvent: ...
+    def parse_webhook(self, request: WebhookRequest) -> WebhookEvent | Awaitable[WebhookEvent]:
+        """Verify and map an inbound webhook. May be ``async`` (return an awaitable) when
+        verification needs the provider's API; the core awaits it under the gateway timeout."""
+        ...
 
 
 # -- shipping --------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rcommerce.auth.principal import Principal, customer_id_of
+from rcommerce.cache.base import Cache
 from rcommerce.clock import Clock
 from rcommerce.db.database import Database
 from rcommerce.domain.carts import convert
@@ -44,6 +45,7 @@ from rcommerce.domain.carts.errors import (
 )
 from rcommerce.domain.carts.models import CartLineRow, CartRow
 from rcommerce.domain.catalog import repository as catalog
+from rcommerce.domain.catalog._base import GENERATION_KEY
 from rcommerce.domain.catalog.errors import PRODUCT_NOT_FOUND, VARIANT_NOT_FOUND
 from rcommerce.domain.customers.directory import CustomerDirectory, CustomerProfile
 from rcommerce.domain.inventory.errors import INSUFFICIENT_INVENTORY
@@ -128,6 +130,8 @@ class CartService:
         stock: Stock,
         pricing: PricingEngine,
         ttl_days: int = 30,
+        cache: Cache | None = None,
+        catalog_ttl_s: float = 300,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -136,6 +140,10 @@ class CartService:
         self._stock = stock
         self._pricing = pricing
         self._ttl = timedelta(days=ttl_days)
+        #: Products as pricing reads them, cached per catalog generation like the
+        #: catalog's own reads (every catalog write moves the generation on).
+        self._cache = cache
+        self._catalog_ttl_s = catalog_ttl_s
 
     # -- reads ---------------------------------------------------------------------------
     async def get_cart(self, principal: Principal, name: str, token: str) -> carts_pb2.Cart:
@@ -604,22 +612,46 @@ class CartService:
                 )
 
     async def _context(self, s: AsyncSession, row: CartRow) -> tuple[PricingContext, list[CartLine]]:
+        ctx, lines, _ = await self._context_rows(s, row)
+        return ctx, lines
+
+    async def _context_rows(
+        self, s: AsyncSession, row: CartRow
+    ) -> tuple[PricingContext, list[CartLine], list[CartLineRow]]:
         region = await self._region(s, row.region_id)
         customer = await self._customer(s, row)
         rows = await self._lines(s, row.id)
-        products = {p.id: p for p in await catalog.load_products(s, sorted({r.product_id for r in rows}))}
+        products = await self._products(s, sorted({r.product_id for r in rows}))
         lines = [_cart_line(r, products.get(r.product_id)) for r in rows]
         ctx = PricingContext(
             cart_id=row.id, region=region, customer=customer, coupon_codes=tuple(row.coupon_codes),
             destination=convert.destination(row.shipping_address), vat_id=row.vat_id,
             shipping_quote_id=row.shipping_quote_id or "",
         )  # fmt: skip
-        return ctx, lines
+        return ctx, lines, rows
+
+    async def _products(self, s: AsyncSession, ids: Sequence[str]) -> dict[str, catalog_pb2.Product]:
+        """The products of the lines (weights, dimensions, taxonomy, tax category); from
+        the cache when it has them for the current catalog generation."""
+        if self._cache is None or not ids:
+            return {p.id: p for p in await catalog.load_products(s, ids)}
+        generation = await self._cache.get(GENERATION_KEY)
+        prefix = f"catalog:{int(generation) if generation is not None else 0}:cart-product:"
+        found: dict[str, catalog_pb2.Product] = {}
+        for product_id in ids:
+            hit = await self._cache.get(prefix + product_id)
+            if hit is not None:
+                found[product_id] = catalog_pb2.Product.FromString(hit)
+        missing = [product_id for product_id in ids if product_id not in found]
+        for product in await catalog.load_products(s, missing) if missing else ():
+            found[product.id] = product
+            await self._cache.set(prefix + product.id, product.SerializeToString(), self._catalog_ttl_s)
+        return found
 
     async def _price_row(self, s: AsyncSession, row: CartRow) -> PricedCart:
-        ctx, lines = await self._context(s, row)
+        # Pricing adds and removes no line: the rows read for the context are the rows.
+        ctx, lines, rows = await self._context_rows(s, row)
         result = await self._pricing.price(s, ctx, lines)
-        rows = await self._lines(s, row.id)
         message = convert.cart_message(row, rows, result, self._clock.now())
         return PricedCart(message, row.id, ctx.region, ctx.customer, tuple(lines), result)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rcommerce.cache.base import Cache
 from rcommerce.clock import Clock
 from rcommerce.config import Settings
 from rcommerce.db.database import Database
@@ -32,7 +33,12 @@ def build_pricing_engine(clock: Clock, settings: Settings, providers: ProviderRe
 
 
 def build_cart_service(
-    db: Database, clock: Clock, settings: Settings, providers: ProviderRegistry, pricing: PricingEngine | None = None
+    db: Database,
+    clock: Clock,
+    settings: Settings,
+    providers: ProviderRegistry,
+    pricing: PricingEngine | None = None,
+    cache: Cache | None = None,
 ) -> CartService:
     inventory = settings.inventory
     return CartService(
@@ -47,4 +53,6 @@ def build_cart_service(
         ),
         pricing=pricing or build_pricing_engine(clock, settings, providers),
         ttl_days=settings.carts.ttl_days,
+        cache=cache,
+        catalog_ttl_s=settings.cache.catalog_ttl_s,
     )

@@ -55,8 +55,9 @@ from rcommerce.domain.promotions.engine import normalize_code
 from rcommerce.domain.regions.directory import RegionDirectory, RegionInfo
 from rcommerce.domain.regions.errors import REGION_NOT_FOUND
 from rcommerce.domain.shipping.quoting import ShipmentRequest
-from rcommerce.errors import INVALID_FIELD_MASK, DomainError, FieldViolation, RequestError, invalid, raise_violations
+from rcommerce.errors import DomainError, FieldViolation, invalid, raise_violations
 from rcommerce.events import record_event
+from rcommerce.fieldmask import populated, resolve_mask
 from rcommerce.gen.v1 import carts_pb2, catalog_pb2
 from rcommerce.ids import new_id
 from rcommerce.names import parse_child_name, parse_name
@@ -179,7 +180,7 @@ class CartService:
                     return (await self._price_row(s, existing)).cart
                 profile = await self._customers.get(s, customer_id)
                 row.email = profile.email if profile else ""
-            self._apply_fields(row, cart, [p for p in UPDATABLE if _populated(cart, p)], region)
+            self._apply_fields(row, cart, [p for p in UPDATABLE if populated(cart, p)], region)
             token = ""
             if principal.is_staff and cart.customer:
                 row.customer_id = parse_name(cart.customer, "customers", "cus", "cart.customer")
@@ -198,7 +199,7 @@ class CartService:
         self, principal: Principal, cart: carts_pb2.Cart, mask: FieldMask, token: str
     ) -> carts_pb2.Cart:
         cart_id = parse_name(cart.name, "carts", "cart", "cart.name")
-        paths = _resolve_mask(mask, cart)
+        paths = resolve_mask(mask, cart, UPDATABLE)
 
         async def change(s: AsyncSession, row: CartRow) -> None:
             region = await self._region(s, row.region_id)
@@ -674,20 +675,3 @@ def _cart_line(row: CartLineRow, product: catalog_pb2.Product | None) -> CartLin
     )  # fmt: skip
 
 
-def _populated(message: carts_pb2.Cart, path: str) -> bool:
-    return any(descriptor.name == path for descriptor, _ in message.ListFields())
-
-
-def _resolve_mask(mask: FieldMask, cart: carts_pb2.Cart) -> list[str]:
-    paths = list(mask.paths)
-    if paths == ["*"]:
-        return list(UPDATABLE)
-    if not paths:
-        return [p for p in UPDATABLE if _populated(cart, p)]
-    unknown = [p for p in paths if p not in UPDATABLE]
-    if unknown:
-        raise RequestError(
-            INVALID_FIELD_MASK, f"update_mask names {', '.join(unknown)}; updatable: {', '.join(UPDATABLE)}.",
-            violations=[FieldViolation("update_mask", f"unknown path {p!r}") for p in unknown], paths=",".join(unknown),
-        )  # fmt: skip
-    return list(dict.fromkeys(paths))

@@ -3,11 +3,10 @@ and field masks."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
-from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +21,7 @@ from rcommerce.domain.catalog.errors import (
     VARIANT_SKU_TAKEN,
     CatalogError,
 )
-from rcommerce.errors import INVALID_FIELD_MASK, FieldViolation, Reason, RequestError
+from rcommerce.errors import Reason
 from rcommerce.pagination import PageTokens
 
 M = TypeVar("M", bound=Message)
@@ -48,31 +47,6 @@ def conflict_error(exc: IntegrityError) -> CatalogError | None:
         if any(n in text for n in needles):
             return CatalogError(reason_, message)
     return None
-
-
-def resolve_mask(mask: FieldMask, message: Message, allowed: Sequence[str], field: str = "update_mask") -> list[str]:
-    """The paths to update: ``"*"`` is every allowed path, an empty mask the populated
-    fields of ``message``; an unknown path raises INVALID_FIELD_MASK."""
-    paths = list(mask.paths)
-    if paths == ["*"]:
-        return list(allowed)
-    if not paths:
-        return [p for p in allowed if _populated(message, p)]
-    unknown = [p for p in paths if p not in allowed]
-    if unknown:
-        raise RequestError(
-            INVALID_FIELD_MASK,
-            f"{field} names {', '.join(unknown)}, which cannot be updated; use any of {', '.join(allowed)} or '*'.",
-            violations=[FieldViolation(field, f"unknown path {p!r}") for p in unknown],
-            field=field,
-            paths=",".join(unknown),
-        )
-    return list(dict.fromkeys(paths))
-
-
-def _populated(message: Message, path: str) -> bool:
-    # ListFields holds exactly the non-default scalars, non-empty lists and set messages.
-    return any(descriptor.name == path for descriptor, _ in message.ListFields())
 
 
 class ServiceBase:

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rcommerce import money
 from rcommerce.auth.principal import Principal
 from rcommerce.domain.catalog import convert, repository, rules
-from rcommerce.domain.catalog._base import resolve_mask
 from rcommerce.domain.catalog.errors import (
     CATEGORY_NOT_FOUND,
     INVALID_CURRENCY,
@@ -41,6 +40,7 @@ from rcommerce.domain.catalog.taxonomy import TaxonomyMixin
 from rcommerce.domain.tax.models import TaxCategoryRow
 from rcommerce.errors import ETAG_MISMATCH, FieldViolation, RequestError, invalid
 from rcommerce.events import record_event
+from rcommerce.fieldmask import resolve_mask
 from rcommerce.gen.v1 import catalog_pb2
 from rcommerce.ids import new_id
 from rcommerce.names import parse_child_name, parse_name, variant_name

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rcommerce.domain.catalog import convert, repository, rules
-from rcommerce.domain.catalog._base import ServiceBase, resolve_mask
+from rcommerce.domain.catalog._base import ServiceBase
 from rcommerce.domain.catalog.errors import (
     CATEGORY_CYCLE,
     CATEGORY_NOT_FOUND,
@@ -23,6 +23,7 @@ from rcommerce.domain.catalog.errors import (
 from rcommerce.domain.catalog.models import CategoryRow, CollectionProductRow, CollectionRow, ProductRow
 from rcommerce.errors import FieldViolation
 from rcommerce.events import record_event
+from rcommerce.fieldmask import resolve_mask
 from rcommerce.gen.v1 import catalog_pb2
 from rcommerce.ids import new_id
 from rcommerce.names import parse_name

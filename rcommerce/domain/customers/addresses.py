@@ -20,9 +20,10 @@ from rcommerce.domain.customers.errors import (
     CustomerError,
 )
 from rcommerce.domain.customers.models import AddressRow, CustomerRow
-from rcommerce.domain.customers.rules import address_violations, resolve_mask
+from rcommerce.domain.customers.rules import address_violations
 from rcommerce.errors import raise_violations
 from rcommerce.events import record_event
+from rcommerce.fieldmask import resolve_mask
 from rcommerce.gen.v1 import common_pb2, customers_pb2
 from rcommerce.ids import new_id
 

@@ -20,9 +20,9 @@ from rcommerce.domain.customers.errors import (
     CustomerError,
 )
 from rcommerce.domain.customers.models import CustomerGroupMemberRow, CustomerGroupRow, CustomerRow
-from rcommerce.domain.customers.rules import resolve_mask
 from rcommerce.errors import FieldViolation, invalid
 from rcommerce.events import record_event
+from rcommerce.fieldmask import resolve_mask
 from rcommerce.gen.v1 import customers_pb2
 from rcommerce.ids import new_id
 from rcommerce.names import parse_name

@@ -35,9 +35,9 @@ from rcommerce.domain.customers.errors import (
     CustomerError,
 )
 from rcommerce.domain.customers.models import CustomerRow, NotificationPreferencesRow
-from rcommerce.domain.customers.rules import resolve_mask
 from rcommerce.errors import INVALID_RESOURCE_NAME, FieldViolation, RequestError, raise_violations
 from rcommerce.events import record_event
+from rcommerce.fieldmask import resolve_mask
 from rcommerce.gen.v1 import customers_pb2
 from rcommerce.ids import id_prefix
 from rcommerce.notifications.preferences import (

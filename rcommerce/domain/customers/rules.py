@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-
-from google.protobuf.field_mask_pb2 import FieldMask
-from google.protobuf.message import Message
 
 from rcommerce.domain.customers.errors import INVALID_EMAIL, WEAK_PASSWORD
-from rcommerce.errors import INVALID_FIELD_MASK, FieldViolation, RequestError, invalid
+from rcommerce.errors import FieldViolation, invalid
 from rcommerce.gen.v1 import common_pb2
 from rcommerce.money import is_currency
 
@@ -73,22 +69,3 @@ def currency_violation(code: str, field: str) -> FieldViolation | None:
     return None
 
 
-def resolve_mask(mask: FieldMask, message: Message, allowed: Sequence[str], field: str = "update_mask") -> list[str]:
-    """The paths to update: ``"*"`` is every allowed path, an empty mask the populated
-    fields of ``message``; an unknown path raises INVALID_FIELD_MASK."""
-    paths = list(mask.paths)
-    if paths == ["*"]:
-        return list(allowed)
-    if not paths:
-        populated = {descriptor.name for descriptor, _ in message.ListFields()}
-        return [p for p in allowed if p in populated]
-    unknown = [p for p in paths if p not in allowed]
-    if unknown:
-        raise RequestError(
-            INVALID_FIELD_MASK,
-            f"{field} names {', '.join(unknown)}, which cannot be updated; use any of {', '.join(allowed)} or '*'.",
-            violations=[FieldViolation(field, f"unknown path {p!r}") for p in unknown],
-            field=field,
-            paths=",".join(unknown),
-        )
-    return list(dict.fromkeys(paths))

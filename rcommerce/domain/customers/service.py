@@ -37,12 +37,7 @@ from rcommerce.domain.customers.errors import (
     CustomerError,
 )
 from rcommerce.domain.customers.models import CustomerGroupMemberRow, CustomerRow, PasswordResetRow
-from rcommerce.domain.customers.rules import (
-    check_password,
-    currency_violation,
-    normalize_email,
-    resolve_mask,
-)
+from rcommerce.domain.customers.rules import check_password, currency_violation, normalize_email
 from rcommerce.domain.customers.sessions import Issued, Sessions, refresh_failure
 from rcommerce.errors import (
     ETAG_MISMATCH,
@@ -54,6 +49,7 @@ from rcommerce.errors import (
     raise_violations,
 )
 from rcommerce.events import record_event
+from rcommerce.fieldmask import resolve_mask
 from rcommerce.gen.v1 import customers_pb2
 from rcommerce.names import parse_name
 from rcommerce.pagination import PageTokens, fingerprint, page_size

@@ -20,7 +20,7 @@ from rcommerce.auth.principal import Principal
 from rcommerce.cache.base import Cache
 from rcommerce.clock import Clock
 from rcommerce.db.database import Database, is_unique_violation
-from rcommerce.domain.catalog._base import GENERATION_KEY, resolve_mask
+from rcommerce.domain.catalog._base import GENERATION_KEY
 from rcommerce.domain.catalog.errors import VARIANT_NOT_FOUND
 from rcommerce.domain.catalog.models import VariantRow
 from rcommerce.domain.inventory import _store, convert, levels
@@ -45,6 +45,7 @@ from rcommerce.domain.inventory.models import (
 from rcommerce.domain.inventory.stock import Stock
 from rcommerce.errors import INVALID_RESOURCE_NAME, FieldViolation, RequestError, invalid, raise_violations
 from rcommerce.events import record_event
+from rcommerce.fieldmask import resolve_mask
 from rcommerce.gen.v1 import inventory_pb2
 from rcommerce.ids import new_id
 from rcommerce.names import parse_child_name, parse_name

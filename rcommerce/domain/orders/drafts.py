@@ -36,8 +36,9 @@ from rcommerce.domain.pricing.pipeline import PricingInput, PricingLine, finish,
 from rcommerce.domain.promotions.engine import normalize_code
 from rcommerce.domain.regions.directory import RegionDirectory, RegionInfo
 from rcommerce.domain.regions.errors import REGION_NOT_FOUND
-from rcommerce.errors import INVALID_FIELD_MASK, FieldViolation, RequestError, raise_violations
+from rcommerce.errors import FieldViolation, RequestError, raise_violations
 from rcommerce.events import record_event
+from rcommerce.fieldmask import populated, resolve_mask
 from rcommerce.gen.v1 import catalog_pb2
 from rcommerce.gen.v1 import orders_pb2 as O
 from rcommerce.ids import new_id
@@ -81,7 +82,7 @@ class DraftOrderService:
     # -- commands -------------------------------------------------------------------------
     async def create(self, draft: O.DraftOrder) -> O.DraftOrder:
         region_id = parse_name(draft.region, "regions", "reg", "draft_order.region")
-        paths = [p for p in UPDATABLE if _populated(draft, p)]
+        paths = [p for p in UPDATABLE if populated(draft, p)]
         _validate(draft, paths)
         now = self.clock.now()
         async with self.db.transaction() as s:
@@ -107,7 +108,7 @@ class DraftOrderService:
 
     async def update(self, draft: O.DraftOrder, mask: FieldMask) -> O.DraftOrder:
         draft_id = parse_name(draft.name, "draftOrders", "dord", "draft_order.name")
-        paths = _resolve_mask(mask, draft)
+        paths = resolve_mask(mask, draft, UPDATABLE)
         _validate(draft, paths)
         now = self.clock.now()
         async with self.db.transaction() as s:
@@ -345,25 +346,6 @@ def _check_open(row: DraftOrderRow) -> None:
             DRAFT_ORDER_COMPLETED, f"Draft order {name} was completed as orders/{row.order_id}.",
             draftOrder=name, order=f"orders/{row.order_id}",
         )  # fmt: skip
-
-
-def _populated(message: O.DraftOrder, path: str) -> bool:
-    return any(d.name == path for d, _ in message.ListFields())
-
-
-def _resolve_mask(mask: FieldMask, draft: O.DraftOrder) -> list[str]:
-    paths = list(mask.paths)
-    if paths == ["*"]:
-        return list(UPDATABLE)
-    if not paths:
-        return [p for p in UPDATABLE if _populated(draft, p)]
-    unknown = [p for p in paths if p not in UPDATABLE]
-    if unknown:
-        raise RequestError(
-            INVALID_FIELD_MASK, f"update_mask names {', '.join(unknown)}; updatable: {', '.join(UPDATABLE)}.",
-            violations=[FieldViolation("update_mask", f"unknown path {p!r}") for p in unknown], paths=",".join(unknown),
-        )  # fmt: skip
-    return list(dict.fromkeys(paths))
 
 
 def _validate(draft: O.DraftOrder, paths: Sequence[str]) -> None:

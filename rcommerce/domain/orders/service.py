@@ -43,7 +43,8 @@ from rcommerce.domain.orders.repository import SYSTEM_ACTOR, OrderRepository, no
 from rcommerce.domain.orders.states import EDITABLE, OrderStatus, PaymentStatus, allowed_targets
 from rcommerce.domain.payments.models import PaymentRow
 from rcommerce.domain.payments.service import PaymentService
-from rcommerce.errors import INVALID_FIELD_MASK, DomainError, FieldViolation, RequestError, invalid, raise_violations
+from rcommerce.errors import DomainError, FieldViolation, invalid, raise_violations
+from rcommerce.fieldmask import resolve_mask
 from rcommerce.gen.v1 import orders_pb2 as O
 from rcommerce.gen.v1 import payments_pb2
 from rcommerce.ids import id_prefix, new_id
@@ -150,7 +151,7 @@ class OrderService:
 
     # -- update ---------------------------------------------------------------------------
     async def update_order(self, principal: Principal, order: O.Order, mask: FieldMask) -> O.Order:
-        paths = _resolve_mask(mask, order)
+        paths = resolve_mask(mask, order, UPDATABLE, require_some=True)
         _validate_update(order, paths)
 
         async def change(s: AsyncSession, row: OrderRow) -> None:
@@ -383,28 +384,6 @@ def _unsettled(payments: Sequence[PaymentRow]) -> list[PaymentRow]:
         if p.status in ("pending", "requires_action", "authorized")
         or (p.status in ("succeeded", "partially_refunded") and p.amount_captured > p.amount_refunded)
     ]
-
-
-def _populated(message: O.Order, path: str) -> bool:
-    return any(d.name == path for d, _ in message.ListFields())
-
-
-def _resolve_mask(mask: FieldMask, order: O.Order) -> list[str]:
-    paths = list(mask.paths)
-    if paths == ["*"]:
-        return list(UPDATABLE)
-    if not paths:
-        paths = [p for p in UPDATABLE if _populated(order, p)]
-        if not paths:
-            raise invalid("update_mask", f"name at least one of {', '.join(UPDATABLE)}")
-        return paths
-    unknown = [p for p in paths if p not in UPDATABLE]
-    if unknown:
-        raise RequestError(
-            INVALID_FIELD_MASK, f"update_mask names {', '.join(unknown)}; updatable: {', '.join(UPDATABLE)}.",
-            violations=[FieldViolation("update_mask", f"unknown path {p!r}") for p in unknown], paths=",".join(unknown),
-        )  # fmt: skip
-    return list(dict.fromkeys(paths))
 
 
 def _validate_update(order: O.Order, paths: Sequence[str]) -> None:

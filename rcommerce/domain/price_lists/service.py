@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rcommerce.clock import Clock
 from rcommerce.db.database import Database, is_unique_violation
-from rcommerce.domain.catalog._base import resolve_mask
 from rcommerce.domain.catalog.errors import VARIANT_NOT_FOUND
 from rcommerce.domain.catalog.models import VariantRow
 from rcommerce.domain.price_lists import validation
@@ -31,6 +30,7 @@ from rcommerce.domain.price_lists.rules import PriceListStatus, PriceListType
 from rcommerce.domain.regions.rules import Problem, raise_all
 from rcommerce.errors import ETAG_MISMATCH, VALIDATION_FAILED, FieldViolation, RequestError
 from rcommerce.events import record_event
+from rcommerce.fieldmask import resolve_mask
 from rcommerce.gen.v1 import regions_pb2
 from rcommerce.ids import new_id
 from rcommerce.names import parse_name

@@ -24,8 +24,9 @@ from rcommerce.auth.principal import Principal, customer_id_of
 from rcommerce.clock import Clock
 from rcommerce.db.database import Database, is_unique_violation
 from rcommerce.domain.customers.directory import CustomerDirectory
-from rcommerce.errors import ETAG_MISMATCH, INVALID_FIELD_MASK, FieldViolation, RequestError, raise_violations
+from rcommerce.errors import ETAG_MISMATCH, FieldViolation, RequestError, raise_violations
 from rcommerce.events import record_event
+from rcommerce.fieldmask import resolve_mask
 from rcommerce.gen.v1 import common_pb2
 from rcommerce.gen.v1 import promotions_pb2 as P
 from rcommerce.ids import id_prefix, new_id
@@ -129,26 +130,6 @@ def promotion_violations(p: P.Promotion, field: str = "promotion") -> list[Field
     if p.HasField("start_time") and p.HasField("end_time") and p.end_time.ToDatetime() <= p.start_time.ToDatetime():
         out.append(FieldViolation(f"{field}.end_time", "must be after start_time"))
     return out
-
-
-def _resolve_mask(mask: FieldMask, message: P.Promotion) -> list[str]:
-    """``"*"`` is every path; an empty mask the populated fields; unknown paths are refused."""
-    paths = list(mask.paths)
-    if paths == ["*"]:
-        return list(PROMOTION_PATHS)
-    if not paths:
-        listed = {d.name for d, _ in message.ListFields()}
-        return [p for p in PROMOTION_PATHS if p in listed]
-    unknown = [p for p in paths if p not in PROMOTION_PATHS]
-    if unknown:
-        raise RequestError(
-            INVALID_FIELD_MASK,
-            f"update_mask names {', '.join(unknown)}, which cannot be updated; use any of {', '.join(PROMOTION_PATHS)} or '*'.",
-            violations=[FieldViolation("update_mask", f"unknown path {p!r}") for p in unknown],
-            field="update_mask",
-            paths=",".join(unknown),
-        )
-    return list(dict.fromkeys(paths))
 
 
 def _copy_paths(target: P.Promotion, source: P.Promotion, paths: Sequence[str]) -> None:
@@ -372,7 +353,7 @@ class PromotionService:
     async def update_promotion(self, promotion: P.Promotion, update_mask: FieldMask) -> P.Promotion:
         """Change the fields in ``update_mask``; the result is validated as a whole."""
         promotion_id = parse_name(promotion.name, "promotions", "promo", "promotion.name")
-        paths = _resolve_mask(update_mask, promotion)
+        paths = resolve_mask(update_mask, promotion, PROMOTION_PATHS)
         now = self._clock.now()
         async with self._write() as s:
             row = await self._row(s, promotion_id, promotion.etag)

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rcommerce.clock import Clock
 from rcommerce.db.database import Database, is_unique_violation
-from rcommerce.domain.catalog._base import resolve_mask
 from rcommerce.domain.regions import rules
 from rcommerce.domain.regions.countries import is_country
 from rcommerce.domain.regions.directory import ProviderKind, RegionInfo, load_regions
@@ -33,6 +32,7 @@ from rcommerce.domain.regions.errors import (
 from rcommerce.domain.regions.models import RegionCountryRow, RegionProviderRow, RegionRow
 from rcommerce.errors import ETAG_MISMATCH, RequestError, invalid
 from rcommerce.events import record_event
+from rcommerce.fieldmask import resolve_mask
 from rcommerce.gen.v1 import regions_pb2
 from rcommerce.ids import new_id
 from rcommerce.names import parse_name

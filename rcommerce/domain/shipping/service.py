@@ -34,8 +34,9 @@ from rcommerce.domain.shipping.models import (
 )
 from rcommerce.domain.shipping.preview import shipment_request
 from rcommerce.domain.shipping.quoting import ShippingQuoter
-from rcommerce.errors import INVALID_FIELD_MASK, FieldViolation, RequestError, invalid, raise_violations
+from rcommerce.errors import invalid, raise_violations
 from rcommerce.events import record_event
+from rcommerce.fieldmask import resolve_mask
 from rcommerce.gen.v1 import shipping_pb2 as S
 from rcommerce.ids import new_id
 from rcommerce.names import parse_child_name, parse_name
@@ -63,25 +64,6 @@ RATE_PATHS = (
     "shipping_profile", "min_days", "max_days", "active", "position",
 )  # fmt: skip
 RULE_PATHS = ("display_name", "priority", "enabled", "currency_code", "condition", "action")
-
-
-def _paths(mask: FieldMask, message: Message, allowed: Sequence[str], field: str) -> list[str]:
-    """The paths to update: "*" is every allowed path, an empty mask the populated fields."""
-    paths = list(mask.paths)
-    if paths == ["*"]:
-        return list(allowed)
-    if not paths:
-        present = {d.name for d, _ in message.ListFields()}
-        return [p for p in allowed if p in present]
-    unknown = [p for p in paths if p not in allowed]
-    if unknown:
-        raise RequestError(
-            INVALID_FIELD_MASK,
-            f"update_mask names {', '.join(unknown)}, which cannot be updated; use any of {', '.join(allowed)} or '*'.",
-            violations=[FieldViolation("update_mask", f"unknown path {p!r}") for p in unknown],
-            field="update_mask", paths=",".join(unknown),
-        )  # fmt: skip
-    return list(dict.fromkeys(paths))
 
 
 def _merged(current: M, update: M, paths: Sequence[str]) -> M:
@@ -190,7 +172,7 @@ class ShippingService:
 
     async def update_profile(self, request: S.UpdateShippingProfileRequest) -> S.ShippingProfile:
         profile_id = parse_name(request.shipping_profile.name, "shippingProfiles", "shpr", "shipping_profile.name")
-        paths = _paths(request.update_mask, request.shipping_profile, PROFILE_PATHS, "shipping_profile")
+        paths = resolve_mask(request.update_mask, request.shipping_profile, PROFILE_PATHS, "shipping_profile")
         async with self._db.transaction() as session:
             row = await self._profile(session, profile_id)
             problems = convert.Problems()
@@ -255,7 +237,7 @@ class ShippingService:
 
     async def update_zone(self, request: S.UpdateShippingZoneRequest) -> S.ShippingZone:
         zone_id = parse_name(request.shipping_zone.name, "shippingZones", "shz", "shipping_zone.name")
-        paths = _paths(request.update_mask, request.shipping_zone, ZONE_PATHS, "shipping_zone")
+        paths = resolve_mask(request.update_mask, request.shipping_zone, ZONE_PATHS, "shipping_zone")
         async with self._db.transaction() as session:
             row = await self._zone(session, zone_id)
             problems = convert.Problems()
@@ -328,7 +310,7 @@ class ShippingService:
         zone_id, rate_id = parse_child_name(
             request.shipping_rate.name, "shippingZones", "shz", "rates", "shr", "shipping_rate.name"
         )
-        paths = _paths(request.update_mask, request.shipping_rate, RATE_PATHS, "shipping_rate")
+        paths = resolve_mask(request.update_mask, request.shipping_rate, RATE_PATHS, "shipping_rate")
         async with self._db.transaction() as session:
             row = await self._rate(session, zone_id, rate_id)
             values = await self._rate_values(session, _merged(convert.rate_message(row), request.shipping_rate, paths))
@@ -383,7 +365,7 @@ class ShippingService:
 
     async def update_rule(self, request: S.UpdateShippingRuleRequest) -> S.ShippingRule:
         rule_id = parse_name(request.shipping_rule.name, "shippingRules", "shru", "shipping_rule.name")
-        paths = _paths(request.update_mask, request.shipping_rule, RULE_PATHS, "shipping_rule")
+        paths = resolve_mask(request.update_mask, request.shipping_rule, RULE_PATHS, "shipping_rule")
         async with self._db.transaction() as session:
             row = await self._rule(session, rule_id)
             problems = convert.Problems()

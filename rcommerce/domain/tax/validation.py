@@ -6,12 +6,10 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
-from google.protobuf.field_mask_pb2 import FieldMask
-from google.protobuf.message import Message
-
 from rcommerce.domain.tax.errors import INVALID_TAX_RATE
 from rcommerce.domain.tax.zones import PATTERN
-from rcommerce.errors import INVALID_FIELD_MASK, FieldViolation, RequestError, invalid
+from rcommerce.errors import FieldViolation, invalid
+from rcommerce.fieldmask import resolve_mask
 
 __all__ = [
     "CODE", "COUNTRY", "EXEMPTION_TYPES", "REGION", "ZONE_TYPES", "parse_rate", "postal_violations", "resolve_mask",
@@ -48,21 +46,3 @@ def postal_violations(patterns: Sequence[str], field: str) -> list[FieldViolatio
     return out
 
 
-def resolve_mask(mask: FieldMask, message: Message, allowed: Sequence[str], field: str = "update_mask") -> list[str]:
-    """The paths to update: ``"*"`` is every allowed path, an empty mask the populated
-    fields of ``message``; an unknown path raises INVALID_FIELD_MASK."""
-    paths = list(mask.paths)
-    if paths == ["*"]:
-        return list(allowed)
-    if not paths:
-        present = {d.name for d, _ in message.ListFields()}
-        return [p for p in allowed if p in present]
-    unknown = [p for p in paths if p not in allowed]
-    if unknown:
-        raise RequestError(
-            INVALID_FIELD_MASK,
-            f"{field} names {', '.join(unknown)}, which cannot be updated; use any of {', '.join(allowed)} or '*'.",
-            violations=[FieldViolation(field, f"unknown path {p!r}") for p in unknown],
-            field=field, paths=",".join(unknown),
-        )  # fmt: skip
-    return list(dict.fromkeys(paths))

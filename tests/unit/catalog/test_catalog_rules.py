@@ -7,8 +7,9 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from rcommerce import money
 from rcommerce.domain.catalog import rules
-from rcommerce.domain.catalog._base import conflict_error, resolve_mask
+from rcommerce.domain.catalog._base import conflict_error
 from rcommerce.errors import DomainError
+from rcommerce.fieldmask import resolve_mask
 from rcommerce.gen.v1 import catalog_pb2 as C
 from rcommerce.gen.v1 import common_pb2
 
@@ -183,3 +184,11 @@ def test_conflict_error(text: str, reason: str | None) -> None:
 
     mapped = conflict_error(IntegrityError("INSERT", {}, _Orig(text)))
     assert (mapped.reason.name if mapped else None) == reason
+
+
+def test_resolve_mask_can_require_a_change() -> None:
+    from rcommerce.errors import DomainError
+
+    with pytest.raises(DomainError, match="name at least one of title"):
+        resolve_mask(FieldMask(), C.Product(), ["title"], require_some=True)
+    assert resolve_mask(FieldMask(), C.Product(title="x"), ["title"], require_some=True) == ["title"]

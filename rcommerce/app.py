@@ -45,6 +45,7 @@ from rcommerce.db.migrate import ensure_current
 from rcommerce.domain.admin.keys import ApiKeys, looks_like_api_key
 from rcommerce.domain.admin.models import StoreSetting
 from rcommerce.domain.carts.service import CartService
+from rcommerce.domain.carts.usage import region_usage as carts_region_usage
 from rcommerce.domain.carts.wiring import build_cart_service
 from rcommerce.domain.catalog.service import CatalogService
 from rcommerce.domain.checkout.wiring import CheckoutServices, build_checkout
@@ -53,6 +54,7 @@ from rcommerce.domain.customers.wiring import CustomerServices, build_customer_s
 from rcommerce.domain.fulfillment.wiring import FulfillmentServices, build_fulfillment_services
 from rcommerce.domain.inventory.jobs import register_inventory_jobs
 from rcommerce.domain.inventory.service import InventoryService
+from rcommerce.domain.orders.usage import region_usage as orders_region_usage
 from rcommerce.domain.orders.wiring import OrderServices, build_orders
 from rcommerce.domain.payments.service import PaymentService
 from rcommerce.domain.payments.wiring import build_payment_service, payment_raw_posts, payment_servicer
@@ -253,6 +255,8 @@ class App:
         self.fulfillment = build_fulfillment_services(self.db, self.clock, s, self.payments, self.providers)
         self.checkout = build_checkout(self.db, self.clock, s, self.providers, self.carts, self.payments, self.events.queue)
         self.orders = build_orders(self.db, self.clock, s, self.providers, tokens, self.payments)
+        self.regions.add_usage(carts_region_usage)
+        self.regions.add_usage(orders_region_usage)
         self.methods = method_table()
         limits = None
         if s.rate_limits.enabled:  # state in [cache] url: Redis shared, else per process

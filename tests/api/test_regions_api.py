@@ -55,6 +55,20 @@ async def test_region_crud_and_storefront_read(client: ApiClient, server: LiveSe
     assert (gone.reason, gone.status) == ("REGION_NOT_FOUND", "NOT_FOUND")
 
 
+async def test_a_region_with_carts_cannot_be_deleted(client: ApiClient, db: Database) -> None:
+    from rcommerce.gen.v1 import carts_pb2 as K
+
+    (country,) = await free_countries(db, 1)
+    region = await client.call(
+        "CreateRegion", R.CreateRegionRequest(region=R.Region(display_name="Busy", currency_code="EUR", countries=[country]))
+    )
+    await client.call("CreateCart", K.CreateCartRequest(cart=K.Cart(region=region.name)))
+    refused = await error_of(client, "DeleteRegion", R.DeleteRegionRequest(name=region.name))
+    assert (refused.reason, refused.http_status in (None, 422)) == ("REGION_IN_USE", True)
+    assert refused.metadata is not None and refused.metadata["usedBy"] == "1 cart"
+    assert await client.call("GetRegion", R.GetRegionRequest(name=region.name)) == region  # still there
+
+
 async def test_region_errors_are_typed(client: ApiClient, db: Database) -> None:
     (a,) = await free_countries(db, 1)
     region = R.Region(display_name="One", currency_code="USD", countries=[a])

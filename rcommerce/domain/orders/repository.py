@@ -173,9 +173,21 @@ class OrderRepository:
             out[row.target.removeprefix("orders/")].append(row)
         return out
 
-    async def message(self, session: AsyncSession, row: OrderRow, *, staff: bool = True) -> orders_pb2.Order:
-        lines = await self.lines(session, row.id)
-        payments = (await self.payments(session, [row.id]))[row.id]
+    async def message(
+        self,
+        session: AsyncSession,
+        row: OrderRow,
+        *,
+        staff: bool = True,
+        lines: Sequence[OrderLineRow] | None = None,
+        payments: Sequence[PaymentRow] | None = None,
+    ) -> orders_pb2.Order:
+        """The order's message; ``lines``/``payments`` just read in this transaction are
+        used as they are instead of being read again."""
+        if lines is None:
+            lines = await self.lines(session, row.id)
+        if payments is None:
+            payments = (await self.payments(session, [row.id]))[row.id]
         due = balance_due(payment_totals(row.total, payments))
         return convert.order_message(row, lines, [p.id for p in payments], staff=staff, balance_due=due)
 
@@ -184,10 +196,20 @@ class OrderRepository:
         row.revision += 1
         row.updated_at = now or self.clock.now()
 
-    async def emit(self, session: AsyncSession, row: OrderRow, event: str, **extra: Any) -> orders_pb2.Order:
-        """Flush and append ``event`` with the order's current message to the outbox."""
+    async def emit(
+        self,
+        session: AsyncSession,
+        row: OrderRow,
+        event: str,
+        *,
+        lines: Sequence[OrderLineRow] | None = None,
+        payments: Sequence[PaymentRow] | None = None,
+        **extra: Any,
+    ) -> orders_pb2.Order:
+        """Flush and append ``event`` with the order's current message to the outbox
+        (``lines``/``payments``: as for :meth:`message`)."""
         await session.flush()
-        message = await self.message(session, row)
+        message = await self.message(session, row, lines=lines, payments=payments)
         record_event(session, event, message.name, message, self.clock.now(), **extra)
         return message
 
@@ -247,9 +269,14 @@ class OrderRepository:
         if changed:
             self.touch(row)
         if paid.value != old_paid and paid in _PAYMENT_EVENTS:
-            await self.emit(session, row, _PAYMENT_EVENTS[paid], previousPaymentStatus=old_paid)
+            await self.emit(
+                session, row, _PAYMENT_EVENTS[paid], lines=lines, payments=payments, previousPaymentStatus=old_paid
+            )
         if shipped.value != old_shipped:
-            await self.emit(session, row, "order.fulfillment_status_changed", previousFulfillmentStatus=old_shipped)
+            await self.emit(
+                session, row, "order.fulfillment_status_changed", lines=lines, payments=payments,
+                previousFulfillmentStatus=old_shipped,
+            )  # fmt: skip
         status = OrderStatus(row.status)
         if status is OrderStatus.PENDING and paid in (PaymentStatus.AUTHORIZED, PaymentStatus.PAID):
             await self.transition(session, row, OrderStatus.CONFIRMED, actor=actor, reason=f"payment {paid.value}")

@@ -20,9 +20,11 @@ import base64
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from google.protobuf.message import Message
+from sqlalchemy import Insert, Table, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +33,10 @@ from rcommerce.domain.payments.errors import IDEMPOTENCY_KEY_REUSED, PAYMENT_OPE
 from rcommerce.domain.payments.models import IdempotencyKeyRow
 from rcommerce.errors import DomainError, catalogue, invalid
 
-__all__ = ["Claim", "attach", "check_key", "claim", "finish", "lookup", "release", "request_hash", "stored_answer"]
+__all__ = [
+    "Claim", "attach", "check_key", "claim", "claim_or_replay", "finish", "lookup", "release", "request_hash",
+    "stored_answer",
+]  # fmt: skip
 
 PENDING, DONE = "pending", "done"
 M = TypeVar("M", bound=Message)
@@ -123,6 +128,73 @@ async def claim(
     return Claim(key, row.payment_id)
 
 
+_TABLE = cast(Table, IdempotencyKeyRow.__table__)
+
+
+def _insert_if_absent(dialect: str) -> Insert | None:
+    """``INSERT`` that does nothing when the key exists; ``None`` on MySQL/MariaDB, where
+    ``INSERT IGNORE`` would leave a shared lock on the existing row that the follow-up
+    ``SELECT ... FOR UPDATE`` of two concurrent retries would deadlock on."""
+    if dialect == "postgresql":
+        return postgresql.insert(_TABLE).on_conflict_do_nothing(index_elements=["key"])
+    if dialect == "sqlite":
+        return sqlite.insert(_TABLE).on_conflict_do_nothing(index_elements=["key"])
+    return None
+
+
+async def claim_or_replay(
+    session: AsyncSession,
+    key: str,
+    operation: str,
+    digest: str,
+    now: datetime,
+    lock_timeout: timedelta,
+    response_type: type[M],
+    *,
+    payment_id: str = "",
+) -> Claim | M:
+    """:func:`lookup` and :func:`claim` in one step, first thing in ``session``'s transaction.
+
+    A new key is claimed with one ``INSERT`` that does nothing when the key exists
+    (``payment_id`` is stored with it: the payment the request is about to create, ""
+    when none). Only when the key exists is it read (locked): the stored answer of a
+    finished request with the same body is returned (or its stored error raised), another
+    body is IDEMPOTENCY_KEY_REUSED, a live claim PAYMENT_OPERATION_IN_PROGRESS, and a
+    released or stale claim is taken over (the returned :class:`Claim` names the payment
+    it created). A caller that raises afterwards rolls the claim back with its
+    transaction. It must be the first write of the transaction: on MySQL/MariaDB a
+    concurrent claim of the same key fails the plain ``INSERT`` used there.
+    """
+    values = {
+        "key": key, "operation": operation, "request_hash": digest, "state": PENDING, "claimed_at": now,
+        "response": "", "error": {}, "payment_id": payment_id, "created_at": now,
+    }  # fmt: skip
+    statement = _insert_if_absent(session.get_bind().dialect.name)
+    if statement is not None:
+        result = await session.execute(statement.values(values))
+        if getattr(result, "rowcount", 0) == 1:
+            return Claim(key, payment_id)
+    row = await session.get(IdempotencyKeyRow, key, with_for_update=True, populate_existing=True)
+    if row is None:
+        if statement is not None:  # pragma: no cover - deleted between the two statements
+            raise _in_progress(key)
+        try:
+            await session.execute(insert(_TABLE).values(values))
+        except IntegrityError as exc:
+            if not is_unique_violation(exc):
+                raise
+            raise _in_progress(key) from exc
+        return Claim(key, payment_id)
+    if row.request_hash != digest:
+        raise _reused(key, operation)
+    if row.state == DONE:
+        return stored_answer(row, response_type)
+    if row.claimed_at is not None and now - row.claimed_at < lock_timeout:
+        raise _in_progress(key)
+    row.claimed_at = now
+    return Claim(key, row.payment_id)
+
+
 def _in_progress(key: str) -> PaymentError:
     return PaymentError(
         PAYMENT_OPERATION_IN_PROGRESS, f"A request with idempotency key {key!r} is in progress; retry shortly.",
@@ -140,16 +212,13 @@ async def attach(session: AsyncSession, key: str, payment_id: str) -> None:
 async def finish(
     session: AsyncSession, key: str, *, response: Message | None = None, error: DomainError | None = None
 ) -> None:
-    """Store the answer of the claimed key in ``session``'s transaction."""
-    row = await session.get(IdempotencyKeyRow, key, with_for_update=True)
-    if row is None:  # pragma: no cover - claimed in an earlier committed transaction
-        return
-    row.state = DONE
-    row.claimed_at = None
+    """Store the answer of the claimed key in ``session``'s transaction (one ``UPDATE``)."""
+    values: dict[str, object] = {"state": DONE, "claimed_at": None}
     if error is not None:
-        row.error = {"reason": error.reason.name, "message": error.message, "metadata": dict(error.metadata)}
+        values["error"] = {"reason": error.reason.name, "message": error.message, "metadata": dict(error.metadata)}
     elif response is not None:
-        row.response = base64.b64encode(response.SerializeToString(deterministic=True)).decode()
+        values["response"] = base64.b64encode(response.SerializeToString(deterministic=True)).decode()
+    await session.execute(update(_TABLE).where(_TABLE.c.key == key).values(values))
 
 
 async def release(session: AsyncSession, key: str) -> None:

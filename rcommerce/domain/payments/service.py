@@ -4,7 +4,8 @@ A mutating operation runs in three steps so that no database transaction stays o
 while a gateway is called:
 
 1. *claim*: one transaction validates the request against the payment and the gateway's
-   configuration, claims the idempotency key and locks the payment for this operation
+   configuration, claims the idempotency key (where a finished key answers with its
+   stored result: ``idempotency.claim_or_replay``) and locks the payment for this operation
    (``lock_key``), so a concurrent operation with another key gets
    PAYMENT_OPERATION_IN_PROGRESS instead of moving money twice;
 2. *call* the gateway with the idempotency key (under ``[payments] gateway_timeout_s``);
@@ -206,12 +207,18 @@ class PaymentService:
         return row
 
     async def _message(self, s: AsyncSession, row: PaymentRow) -> P.Payment:
+        return payment_message(row, await self._transactions(s, row.id))
+
+    @staticmethod
+    async def _transactions(s: AsyncSession, payment_id: str) -> list[PaymentTransactionRow]:
+        """The payment's ledger in order (the caller holds the payment's row lock when it
+        appends to it: :meth:`_ledger` with ``prior``)."""
         txs = await s.scalars(
             select(PaymentTransactionRow)
-            .where(PaymentTransactionRow.payment_id == row.id)
+            .where(PaymentTransactionRow.payment_id == payment_id)
             .order_by(PaymentTransactionRow.seq)
         )
-        return payment_message(row, list(txs))
+        return list(txs)
 
     def _ref(self, row: PaymentRow) -> PaymentRef:
         return PaymentRef(
@@ -222,19 +229,26 @@ class PaymentService:
     async def _ledger(
         self, s: AsyncSession, row: PaymentRow, kind: str, status: str, amount: int, key: str = "", *,
         reference: str = "", reason: str = "", error_code: str = "", error_message: str = "", tx_id: str = "",
-        note: str = "",
+        note: str = "", prior: list[PaymentTransactionRow] | None = None,
     ) -> PaymentTransactionRow:  # fmt: skip
-        """Append to the ledger; the caller holds the payment's row lock."""
+        """Append to the ledger; the caller holds the payment's row lock. ``prior``: the
+        ledger as :meth:`_transactions` just read it under that lock; the new entry is
+        appended to it (no separate read of the last sequence number)."""
         now = self.clock.now()
-        last = await s.scalar(
-            select(func.max(PaymentTransactionRow.seq)).where(PaymentTransactionRow.payment_id == row.id)
-        )
+        if prior is None:
+            last = await s.scalar(
+                select(func.max(PaymentTransactionRow.seq)).where(PaymentTransactionRow.payment_id == row.id)
+            )
+        else:
+            last = prior[-1].seq if prior else 0
         tx = PaymentTransactionRow(
             id=tx_id or new_id("ptx", now), payment_id=row.id, seq=(last or 0) + 1, kind=kind, status=status, amount=amount, currency=row.currency,
             idempotency_key=key, reference=reference[:255], reason=reason, note=note[:500], error_code=error_code[:100],
             error_message=error_message, created_at=now,
         )  # fmt: skip
         s.add(tx)
+        if prior is not None:
+            prior.append(tx)
         return tx
 
     async def _event(self, s: AsyncSession, row: PaymentRow, type_: str, **extra: Any) -> None:
@@ -351,34 +365,36 @@ class PaymentService:
         key = idempotency.check_key(request.idempotency_key)
         operation = "CreatePayment"
         digest = idempotency.request_hash(operation, request)
-        replay = await self._replay(key, operation, digest, P.Payment)
-        if replay is not None:
-            return replay
-        customer_id = self._validate_create(request, principal)
-        gateway = self.gateway(request.gateway)
-        method_type = request.method_type or "card"
-        capture = request.capture_method != "manual"
-        config = gateway.config()
-        check_initiate(config, method_type, request.amount, request.currency_code, capture=capture)
-        if request.off_session and not config.supports_off_session:
-            raise PaymentError(
-                GATEWAY_CAPABILITY_UNSUPPORTED, "The gateway cannot charge off-session.", capability="off_session"
-            )
-        if (request.save_method or request.saved_method_token) and not config.supports_saved_methods:
-            raise PaymentError(
-                GATEWAY_CAPABILITY_UNSUPPORTED, "The gateway has no saved methods.", capability="saved_methods"
-            )
         now = self.clock.now()
+        new_payment_id = new_id("pay", now)
         async with self.db.transaction() as s:
-            held = await idempotency.claim(
-                s, key, operation, digest, now, timedelta(seconds=self.settings.lock_timeout_s)
-            )
-            if held.payment_id:
+            held = await idempotency.claim_or_replay(
+                s, key, operation, digest, now, timedelta(seconds=self.settings.lock_timeout_s), P.Payment,
+                payment_id=new_payment_id,
+            )  # fmt: skip
+            if not isinstance(held, idempotency.Claim):
+                return held  # the stored answer of the finished request with this key
+            # Validated after the key: a replay answers as the first request did.
+            customer_id = self._validate_create(request, principal)
+            gateway = self.gateway(request.gateway)
+            method_type = request.method_type or "card"
+            capture = request.capture_method != "manual"
+            config = gateway.config()
+            check_initiate(config, method_type, request.amount, request.currency_code, capture=capture)
+            if request.off_session and not config.supports_off_session:
+                raise PaymentError(
+                    GATEWAY_CAPABILITY_UNSUPPORTED, "The gateway cannot charge off-session.", capability="off_session"
+                )
+            if (request.save_method or request.saved_method_token) and not config.supports_saved_methods:
+                raise PaymentError(
+                    GATEWAY_CAPABILITY_UNSUPPORTED, "The gateway has no saved methods.", capability="saved_methods"
+                )
+            if held.payment_id and held.payment_id != new_payment_id:  # a resumed create
                 row = await self._row(s, held.payment_id, lock=True)
                 self._lock(row, key)
             else:
                 row = PaymentRow(
-                    id=new_id("pay", now), target=request.target, gateway=request.gateway, method_type=method_type,
+                    id=new_payment_id, target=request.target, gateway=request.gateway, method_type=method_type,
                     capture_method="automatic" if capture else "manual", currency=request.currency_code,
                     amount=request.amount, amount_authorized=0, amount_captured=0, amount_refunded=0,
                     status=S.PENDING.value, status_before_dispute="", gateway_ref="", customer_id=customer_id,
@@ -388,8 +404,9 @@ class PaymentService:
                     lock_key=key, locked_at=now, revision=1, created_at=now, updated_at=now,
                 )  # fmt: skip
                 s.add(row)
-                await idempotency.attach(s, key, row.id)
-                await self._event(s, row, "payment.created")
+                if held.payment_id != new_payment_id:  # a released claim from before payment ids were stored
+                    await idempotency.attach(s, key, row.id)
+                record_event(s, "payment.created", payment_name(row.id), payment_message(row, []), now)
             payment_id = row.id
             gateway_customer = await self._gateway_customer(s, customer_id, request.gateway)
         metadata = {"target": request.target, "payment": payment_name(payment_id)}
@@ -439,8 +456,9 @@ class PaymentService:
                 result.outcome, "succeeded"
             )
             amount = result.amount_captured or result.amount_authorized or row.amount
+            txs = await self._transactions(s, row.id)
             await self._ledger(s, row, kind, status, amount, key, reference=result.gateway_ref,
-                         error_code=result.error_code, error_message=result.error_message)  # fmt: skip
+                         error_code=result.error_code, error_message=result.error_message, prior=txs)  # fmt: skip
             changed = target != current and target in TRANSITIONS[current]
             if changed:
                 row.status = target.value
@@ -463,8 +481,7 @@ class PaymentService:
                     row.provider_data = {**row.provider_data, "retry_allowed": result.retry_allowed}
             self._unlock(row)
             self._touch(row)
-            await s.flush()
-            message = await self._message(s, row)  # once, for the event and the answer
+            message = payment_message(row, txs)  # once, for the event and the answer
             if changed and target in _EVENTS:
                 record_event(s, _EVENTS[target], payment_name(row.id), message, self.clock.now())
             if row.status == S.FAILED.value and changed:
@@ -562,16 +579,17 @@ class PaymentService:
         """Claim, call, apply for capture, void and refund."""
         key = idempotency.check_key(key_value)
         digest = idempotency.request_hash(operation, request)
-        replay = await self._replay(key, operation, digest, P.Payment)
-        if replay is not None:
-            return replay
-        payment_id = parse_name(name, "payments", "pay")
         now = self.clock.now()
         async with self.db.transaction() as s:
+            held = await idempotency.claim_or_replay(
+                s, key, operation, digest, now, timedelta(seconds=self.settings.lock_timeout_s), P.Payment
+            )
+            if not isinstance(held, idempotency.Claim):
+                return held  # the stored answer of the finished request with this key
+            payment_id = parse_name(name, "payments", "pay")
             row = await self._row(s, payment_id, lock=True)
             gateway = self.gateway(row.gateway)
             amount = prepare(row, gateway)
-            await idempotency.claim(s, key, operation, digest, now, timedelta(seconds=self.settings.lock_timeout_s))
             self._lock(row, key)
             ref = self._ref(row)
             tx_id = new_id("ptx", now)
@@ -582,16 +600,16 @@ class PaymentService:
             raise _gateway_error(kind, row.gateway, exc) from exc
         async with self.db.transaction() as s:
             row = await self._row(s, payment_id, lock=True)
+            txs = await self._transactions(s, row.id)
             await self._ledger(s, row, kind, result.status.value, result.amount or amount, key, reference=result.reference,
                                reason=reason, error_code=result.error_code, error_message=result.error_message, tx_id=tx_id,
-                               note=note)  # fmt: skip
+                               note=note, prior=txs)  # fmt: skip
             if result.provider_data and result.status is not OperationStatus.FAILED:
                 row.provider_data = _merged(row.provider_data, result.provider_data)
             event = apply(row, result, amount) if result.status is not OperationStatus.FAILED else None
             self._unlock(row)
             self._touch(row)
-            await s.flush()
-            message = await self._message(s, row)  # once, for the event and the answer
+            message = payment_message(row, txs)  # once, for the event and the answer
             if event:
                 extra = {"note": note} if note else {}
                 record_event(

@@ -9,12 +9,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from google.protobuf import json_format
-
+from rcommerce.addresses import address_from_db, address_to_db
+from rcommerce.addresses import provider_address as destination
 from rcommerce.domain.carts.models import CartLineRow, CartRow
 from rcommerce.domain.pricing.assembly import PricingResult
-from rcommerce.gen.v1 import carts_pb2, common_pb2
-from rcommerce.plugins.providers import Address
+from rcommerce.gen.v1 import carts_pb2
 from rcommerce.timestamps import to_timestamp
 
 __all__ = ["address_from_db", "address_to_db", "cart_message", "destination", "line_name", "quote_message"]
@@ -26,26 +25,6 @@ def cart_name(cart_id: str) -> str:
 
 def line_name(cart_id: str, line_id: str) -> str:
     return f"carts/{cart_id}/lineItems/{line_id}"
-
-
-def address_to_db(address: common_pb2.Address) -> dict[str, Any] | None:
-    data = json_format.MessageToDict(address, preserving_proto_field_name=True)
-    return data or None
-
-
-def address_from_db(data: dict[str, Any] | None) -> common_pb2.Address | None:
-    return None if not data else json_format.ParseDict(data, common_pb2.Address())
-
-
-def destination(data: dict[str, Any] | None) -> Address | None:
-    """The provider-facing address of a stored shipping address (None without a country)."""
-    address = address_from_db(data)
-    if address is None or not address.country_code:
-        return None
-    return Address(
-        country=address.country_code, postal_code=address.postal_code, region=address.province, city=address.city,
-        lines=tuple(line for line in (address.address1, address.address2) if line),
-    )  # fmt: skip
 
 
 def quote_message(quote: Any) -> carts_pb2.ShippingOption:

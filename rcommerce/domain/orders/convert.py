@@ -5,12 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from google.protobuf import json_format
-
+from rcommerce.addresses import address_from_db, address_to_db, provider_address
 from rcommerce.domain.orders.models import OrderLineRow, OrderNoteRow, OrderRow
-from rcommerce.gen.v1 import common_pb2
 from rcommerce.gen.v1 import orders_pb2 as O
-from rcommerce.plugins.providers import Address
 from rcommerce.timestamps import to_timestamp
 
 __all__ = [
@@ -28,26 +25,6 @@ __all__ = [
     "status_value",
     "tax_line_messages",
 ]
-
-
-def address_to_db(address: common_pb2.Address) -> dict[str, Any] | None:
-    data = json_format.MessageToDict(address, preserving_proto_field_name=True)
-    return data or None
-
-
-def address_from_db(data: dict[str, Any] | None) -> common_pb2.Address | None:
-    return None if not data else json_format.ParseDict(data, common_pb2.Address())
-
-
-def provider_address(data: dict[str, Any] | None) -> Address | None:
-    """The provider-facing form of a stored address (None without a country)."""
-    address = address_from_db(data)
-    if address is None or not address.country_code:
-        return None
-    return Address(
-        country=address.country_code, postal_code=address.postal_code, region=address.province, city=address.city,
-        lines=tuple(line for line in (address.address1, address.address2) if line),
-    )  # fmt: skip
 
 
 def order_name(order_id: str) -> str:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from sqlalchemy import column, select, table, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,6 +62,7 @@ from rcommerce.domain.orders.states import (
     derive_fulfillment_status,
     derive_payment_status,
 )
+from rcommerce.domain.orders.taxes import component_dicts, tax_summary
 from rcommerce.domain.payments.errors import PAYMENT_NOT_FOUND
 from rcommerce.domain.payments.models import PaymentRow
 from rcommerce.domain.promotions.evaluator import PromotionEvaluator
@@ -178,26 +178,6 @@ class PlacedOrder:
     currency: str
 
 
-def _components(components: Sequence[TaxComponent]) -> list[dict[str, object]]:
-    return [
-        {"name": c.name, "rate": format(c.rate.normalize(), "f"), "amount": c.amount, "jurisdiction": c.jurisdiction,
-         "rate_id": c.rate_id}
-        for c in components
-    ]  # fmt: skip
-
-
-def _tax_summary(lines: Sequence[SnapshotLine], tax: TaxResult) -> list[dict[str, object]]:
-    """Tax per (name, rate, jurisdiction) over lines and shipping, in first-seen order."""
-    sums: dict[tuple[str, Decimal, str], int] = {}
-    for c in [c for line in lines for c in line.tax_components] + list(tax.shipping):
-        key = (c.name, c.rate, c.jurisdiction)
-        sums[key] = sums.get(key, 0) + c.amount
-    return [
-        {"name": n, "rate": format(r.normalize(), "f"), "amount": a, "jurisdiction": j}
-        for (n, r, j), a in sums.items()
-    ]  # fmt: skip
-
-
 def snapshot_from_cart(priced: PricedCart) -> OrderSnapshot:
     """The order snapshot of a priced cart."""
     cart = priced.cart
@@ -310,7 +290,7 @@ class OrderPlacement:
             tax_total=snap.tax_total, total=snap.total, shipping_quote_id=snap.shipping_quote_id,
             shipping_provider=snap.shipping_provider, shipping_service=snap.shipping_service,
             shipping_method=snap.shipping_method[:255], coupon_codes=list(snap.coupon_codes),
-            promotions=[dict(p) for p in snap.promotions], tax_lines=_tax_summary(snap.lines, snap.tax),
+            promotions=[dict(p) for p in snap.promotions], tax_lines=tax_summary([c for line in snap.lines for c in line.tax_components] + list(snap.tax.shipping)),
             tags=tags, extra=dict(request.metadata), customer_note=request.customer_note,
             ip_address=request.ip_address[:45], fraud_score=risk.score, fraud_recommendation=risk.recommendation.value,
             fraud_reasons=risk.reasons, fraud_provider_score=risk.provider_score, hold_reason="", cancel_reason="",
@@ -323,7 +303,7 @@ class OrderPlacement:
                 title=line.title[:255], variant_title=line.variant_title[:255], sku=line.sku[:100], quantity=line.quantity,
                 unit_price=line.unit_price, original_unit_price=line.original_unit_price,
                 price_list_id=line.price_list_id, subtotal=line.subtotal, discount=line.discount, tax=line.tax,
-                total=line.total, tax_components=_components(line.tax_components), tax_category=line.tax_category[:64],
+                total=line.total, tax_components=component_dicts(line.tax_components), tax_category=line.tax_category[:64],
                 requires_shipping=line.requires_shipping, quantity_fulfilled=0, quantity_returned=0,
                 reservation_ids=reserved, source_line_id=line.source_line_id, created_at=now,
             )

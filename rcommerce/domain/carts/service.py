@@ -37,16 +37,15 @@ from rcommerce.domain.carts.errors import (
     LINE_ITEM_NOT_FOUND,
     LINE_QUANTITY_LIMIT,
     MERGE_NEEDS_CUSTOMER,
-    PRODUCT_NOT_AVAILABLE,
     SHIPPING_ADDRESS_REQUIRED,
     SHIPPING_COUNTRY_NOT_IN_REGION,
     VARIANT_NOT_PRICED,
     CartError,
 )
 from rcommerce.domain.carts.models import CartLineRow, CartRow
+from rcommerce.domain.carts.sellable import sellable_variant
 from rcommerce.domain.catalog import repository as catalog
 from rcommerce.domain.catalog._base import GENERATION_KEY
-from rcommerce.domain.catalog.errors import PRODUCT_NOT_FOUND, VARIANT_NOT_FOUND
 from rcommerce.domain.customers.directory import CustomerDirectory, CustomerProfile
 from rcommerce.domain.inventory.errors import INSUFFICIENT_INVENTORY
 from rcommerce.domain.inventory.stock import Stock
@@ -533,23 +532,8 @@ class CartService:
     async def _variant(
         self, s: AsyncSession, product_id: str, variant_id: str
     ) -> tuple[catalog_pb2.Product, catalog_pb2.Variant]:
-        found = await catalog.load_products(s, [product_id])
-        if not found:
-            raise CartError(PRODUCT_NOT_FOUND, f"Product products/{product_id} does not exist.", productId=product_id)
-        product = found[0]
-        variant = next((v for v in product.variants if v.id == variant_id), None)
-        if variant is None:
-            raise CartError(
-                VARIANT_NOT_FOUND,
-                f"Product products/{product_id} has no variant {variant_id}.",
-                productId=product_id,
-                variantId=variant_id,
-            )
-        if product.status != catalog_pb2.PRODUCT_STATUS_ACTIVE:
-            raise CartError(
-                PRODUCT_NOT_AVAILABLE, f"Product products/{product_id} is not active.", productId=product_id
-            )
-        return product, variant
+        products = {p.id: p for p in await catalog.load_products(s, [product_id])}
+        return sellable_variant(products, product_id, variant_id)
 
     async def _check_stock(self, s: AsyncSession, variant_id: str, quantity: int) -> None:
         availability = (await self._stock.availability(s, [variant_id])).get(variant_id)

@@ -30,9 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rcommerce.clock import Clock
 from rcommerce.db.database import Database
-from rcommerce.domain.carts.errors import PRODUCT_NOT_AVAILABLE, SHIPPING_COUNTRY_NOT_IN_REGION, VARIANT_NOT_PRICED
+from rcommerce.domain.carts.errors import SHIPPING_COUNTRY_NOT_IN_REGION, VARIANT_NOT_PRICED
+from rcommerce.domain.carts.sellable import sellable_variant
 from rcommerce.domain.catalog import repository as catalog
-from rcommerce.domain.catalog.errors import PRODUCT_NOT_FOUND, VARIANT_NOT_FOUND
 from rcommerce.domain.customers.directory import CustomerDirectory
 from rcommerce.domain.fulfillment import facts
 from rcommerce.domain.fulfillment.edit_records import sync_promotion_usage, sync_tax_transactions
@@ -196,7 +196,7 @@ class OrderEditService:
         prices = await self.pricing.unit_prices(s, [a[1] for a in adds], order.currency, customer)
         new_lines: list[tuple[CartLine, catalog_pb2.Product, catalog_pb2.Variant]] = []
         for i, (product_id, variant_id, q) in enumerate(adds):
-            product, variant = self._variant(products, product_id, variant_id)
+            product, variant = sellable_variant(products, product_id, variant_id, FulfillmentError)
             price = prices.get(variant_id)
             if price is None:
                 raise FulfillmentError(
@@ -364,27 +364,6 @@ class OrderEditService:
         if found is None:
             raise FulfillmentError(ORDER_LINE_NOT_FOUND, f"The order has no line {line_id}.", lineId=line_id)
         return found
-
-    @staticmethod
-    def _variant(
-        products: dict[str, catalog_pb2.Product], product_id: str, variant_id: str
-    ) -> tuple[catalog_pb2.Product, catalog_pb2.Variant]:
-        product = products.get(product_id)
-        if product is None:
-            raise FulfillmentError(
-                PRODUCT_NOT_FOUND, f"Product products/{product_id} does not exist.", productId=product_id
-            )
-        variant = next((v for v in product.variants if v.id == variant_id), None)
-        if variant is None:
-            raise FulfillmentError(
-                VARIANT_NOT_FOUND, f"Product products/{product_id} has no variant {variant_id}.",
-                productId=product_id, variantId=variant_id,
-            )  # fmt: skip
-        if product.status != catalog_pb2.PRODUCT_STATUS_ACTIVE:
-            raise FulfillmentError(
-                PRODUCT_NOT_AVAILABLE, f"Product products/{product_id} is not active.", productId=product_id
-            )
-        return product, variant
 
     @staticmethod
     def _apply(row: OrderLineRow, line: PricedLine) -> None:

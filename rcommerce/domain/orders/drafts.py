@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rcommerce.auth.principal import Principal
 from rcommerce.clock import Clock
 from rcommerce.db.database import Database
-from rcommerce.domain.carts.errors import PRODUCT_NOT_AVAILABLE, VARIANT_NOT_PRICED
+from rcommerce.domain.carts.errors import VARIANT_NOT_PRICED
+from rcommerce.domain.carts.sellable import sellable_variant
 from rcommerce.domain.catalog import repository as catalog
-from rcommerce.domain.catalog.errors import PRODUCT_NOT_FOUND, VARIANT_NOT_FOUND
 from rcommerce.domain.customers.directory import CustomerDirectory, CustomerProfile
 from rcommerce.domain.customers.errors import CUSTOMER_NOT_FOUND
 from rcommerce.domain.orders import convert
@@ -213,21 +213,7 @@ class DraftOrderService:
         lines: list[CartLine] = []
         info: list[tuple[str, str, str]] = []
         for i, ((product_id, variant_id), data) in enumerate(wanted):
-            product = products.get(product_id)
-            if product is None:
-                raise OrderError(
-                    PRODUCT_NOT_FOUND, f"Product products/{product_id} does not exist.", productId=product_id
-                )
-            variant = next((v for v in product.variants if v.id == variant_id), None)
-            if variant is None:
-                raise OrderError(
-                    VARIANT_NOT_FOUND, f"Product products/{product_id} has no variant {variant_id}.",
-                    productId=product_id, variantId=variant_id,
-                )  # fmt: skip
-            if product.status != catalog_pb2.PRODUCT_STATUS_ACTIVE:
-                raise OrderError(
-                    PRODUCT_NOT_AVAILABLE, f"Product products/{product_id} is not active.", productId=product_id
-                )
+            product, variant = sellable_variant(products, product_id, variant_id, OrderError)
             price = prices.get(variant_id)
             override = int(data.get("unit_price", 0) or 0)
             if price is None and not override:

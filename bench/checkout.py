@@ -21,8 +21,10 @@ Reported per database: completed checkouts per second (phase 2, the figure the t
 about), p50/p99 latency of CompleteCheckout, the server's CPU time per completed checkout
 (user + system of the server processes during phase 2, read from /proc: the figure that
 does not depend on what else runs on the machine; 1000 / it is what one fully available
-core could complete per second), the rate of the whole cart → order flow (phases 1 + 2:
-6 requests per order), and errors. The table is written into
+core could complete per second), the CPU time of the PostgreSQL backends serving the
+benchmark's database and of this process's clients per checkout, the machine ceiling (CPU
+count / the three together: what the machine could complete if nothing else ran), the
+rate of the whole cart → order flow (phases 1 + 2: 6 requests per order), and errors. The table is written into
 ``docs/benchmarks.md`` between ``<!-- checkout:begin -->`` and ``<!-- checkout:end -->``
 (``--quick`` runs do not write unless ``--output`` is given).
 """
@@ -38,7 +40,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,11 @@ class Result:
     prepare_s: float
     complete_s: float
     server_cpu_s: float = 0.0
+    #: CPU seconds of the database server's processes serving the benchmark database
+    #: (PostgreSQL backends; 0 for SQLite, which runs inside the server process).
+    database_cpu_s: float = 0.0
+    #: CPU seconds of this process: the REST clients.
+    client_cpu_s: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
 
@@ -83,6 +90,16 @@ class Result:
     def cpu_ms(self) -> float:
         """Server CPU milliseconds per completed checkout (0 when /proc is not there)."""
         return 1000 * self.server_cpu_s / self.completed if self.completed else 0.0
+
+    def per_checkout_ms(self, seconds: float) -> float:
+        return 1000 * seconds / self.completed if self.completed else 0.0
+
+    @property
+    def machine_ceiling(self) -> float:
+        """Checkouts per second if every CPU of the machine did nothing else: the CPU count
+        divided by the CPU time (server + database + clients) one checkout costs."""
+        total = self.server_cpu_s + self.database_cpu_s + self.client_cpu_s
+        return (os.cpu_count() or 1) * self.completed / total if total else 0.0
 
     @property
     def flow_per_second(self) -> float:
@@ -170,17 +187,35 @@ async def pool(items: Sequence[Any], concurrency: int, work: Callable[[Any], Awa
     return out
 
 
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` and its children (the workers), from /proc."""
+def _cpu_s(fields: list[str]) -> float:
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    total = 0.0
+    return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+
+def _stats() -> Iterator[tuple[int, list[str], Path]]:
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            yield int(stat.parent.name), stat.read_text().rsplit(")", 1)[1].split(), stat.parent
         except OSError:
             continue
-        if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent pid
-            total += (int(fields[11]) + int(fields[12])) / tick
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its children (the workers), from /proc."""
+    return sum(_cpu_s(fields) for p, fields, _ in _stats() if p == pid or int(fields[1]) == pid)  # [1]: parent
+
+
+def database_cpu_s(database: str) -> float:
+    """CPU seconds of the PostgreSQL backends connected to ``database`` (their command
+    line reads "postgres: [<cluster>:] <user> <database> <client> ..."), from /proc."""
+    total = 0.0
+    for _, fields, proc in _stats():
+        try:
+            words = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").split()
+        except OSError:
+            continue
+        if words[:1] == ["postgres:"] and database in words[1:4]:
+            total += _cpu_s(fields)
     return total
 
 
@@ -191,8 +226,10 @@ async def measure(
     variants: Sequence[str],
     orders: int,
     concurrency: int,
-    cpu: Callable[[], float] = lambda: 0.0,
-) -> tuple[float, float, list[Any], float]:
+    cpu: Callable[[], tuple[float, float]] = lambda: (0.0, 0.0),
+) -> tuple[float, float, list[Any], tuple[float, float, float]]:
+    """Prepare then complete the carts; returns the phase times, the results and the CPU
+    seconds of the completion phase: (server, database, clients)."""
     api = Api(base, key, concurrency)
     try:
         started = time.perf_counter()
@@ -213,9 +250,18 @@ async def measure(
                 raise RuntimeError(f"not completed: {answer}")
             return (time.perf_counter() - begun) * 1000
 
-        cpu_before = cpu()
+        server_before, database_before = cpu()
+        client_before = time.process_time()
         results = await pool(ready, concurrency, complete)
-        return prepared - started, time.perf_counter() - prepared, results, cpu() - cpu_before
+        completed = time.perf_counter()
+        client = time.process_time() - client_before
+        server_after, database_after = cpu()
+        return (
+            prepared - started,
+            completed - prepared,
+            results,
+            (server_after - server_before, database_after - database_before, client),
+        )
     finally:
         await api.close()
 
@@ -224,7 +270,7 @@ def _fresh_postgresql(url: str) -> tuple[str, Callable[[], None]]:
     """A new database on the server of ``url``, and how to drop it."""
     from sqlalchemy import make_url, text
 
-    name = f"rcommerce_bench_checkout_{os.getpid()}"
+    name = _bench_database()
     base = make_url(url)
 
     async def run(statement: str) -> None:
@@ -242,6 +288,10 @@ def _fresh_postgresql(url: str) -> tuple[str, Callable[[], None]]:
     return base.set(database=name).render_as_string(hide_password=False), lambda: asyncio.run(
         run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     )
+
+
+def _bench_database() -> str:
+    return f"rcommerce_bench_checkout_{os.getpid()}"
 
 
 def run_database(database: str, args: argparse.Namespace) -> Result:
@@ -262,23 +312,26 @@ def run_database(database: str, args: argparse.Namespace) -> Result:
             try:
                 base = f"http://{server.http_host}:{server.http_port}"
 
-                async def go() -> tuple[float, float, list[Any], float]:
+                def cpu() -> tuple[float, float]:
+                    own = database_cpu_s(_bench_database()) if database == "postgresql" else 0.0
+                    return process_cpu_s(server.proc.pid), own
+
+                async def go() -> tuple[float, float, list[Any], tuple[float, float, float]]:
                     api = Api(base, key, 2)
                     try:
                         region, variants = await seed(api, args.orders)
                     finally:
                         await api.close()
-                    return await measure(
-                        base, key, region, variants, args.orders, args.concurrency,
-                        lambda: process_cpu_s(server.proc.pid),
-                    )  # fmt: skip
+                    return await measure(base, key, region, variants, args.orders, args.concurrency, cpu)
 
-                prepare_s, complete_s, results, cpu_s = asyncio.run(go())
+                prepare_s, complete_s, results, (server_s, database_s, client_s) = asyncio.run(go())
             finally:
                 server.stop()
         finally:
             drop()
-    result = Result(database, args.orders, args.concurrency, args.workers, prepare_s, complete_s, cpu_s)
+    result = Result(
+        database, args.orders, args.concurrency, args.workers, prepare_s, complete_s, server_s, database_s, client_s
+    )
     for item in results:
         if isinstance(item, float):
             result.latencies_ms.append(item)
@@ -300,14 +353,16 @@ def report(results: Sequence[Result], command: str) -> str:
         f"Each row: {results[0].orders} carts prepared, then completed by {results[0].concurrency} closed-loop REST clients  ",
         f"Load average (1 min) at the end: {os.getloadavg()[0]:.1f} (other processes share the machine)",
         "",
-        "| database | checkouts/s | p50 ms | p99 ms | server CPU ms / checkout | cart → order flows/s | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| database | checkouts/s | p50 ms | p99 ms | server CPU ms / checkout | database CPU ms | client CPU ms "
+        "| machine ceiling/s | cart → order flows/s | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         errors = sum(r.errors.values())
         lines.append(
             f"| {r.database} | {r.per_second:,.1f} | {r.pct(0.5):.1f} | {r.pct(0.99):.1f} | {r.cpu_ms:.1f} "
-            f"| {r.flow_per_second:,.1f} | {errors} |"
+            f"| {r.per_checkout_ms(r.database_cpu_s):.1f} | {r.per_checkout_ms(r.client_cpu_s):.1f} "
+            f"| {r.machine_ceiling:,.0f} | {r.flow_per_second:,.1f} | {errors} |"
         )
     pg = next((r for r in results if r.database == "postgresql"), None)
     if pg is not None:
@@ -354,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{database}: {args.orders} checkouts, {args.concurrency} clients ...", flush=True)
         result = run_database(database, args)
         print(f"{database}: {result.per_second:.1f} checkouts/s, p50 {result.pct(0.5):.1f} ms, "
-              f"p99 {result.pct(0.99):.1f} ms, server CPU {result.cpu_ms:.1f} ms/checkout, flows {result.flow_per_second:.1f}/s, errors {result.errors}", flush=True)  # fmt: skip
+              f"p99 {result.pct(0.99):.1f} ms, server CPU {result.cpu_ms:.1f} ms/checkout (database {result.per_checkout_ms(result.database_cpu_s):.1f}, clients {result.per_checkout_ms(result.client_cpu_s):.1f}), flows {result.flow_per_second:.1f}/s, errors {result.errors}", flush=True)  # fmt: skip
         results.append(result)
     command = "python bench/checkout.py " + " ".join(argv if argv is not None else sys.argv[1:])
     body = report(results, command.strip())

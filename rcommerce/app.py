@@ -38,6 +38,7 @@ from rcommerce.api.servicers.shipping import ShippingServicer
 from rcommerce.api.servicers.tax import TaxServicer
 from rcommerce.cache.base import Cache
 from rcommerce.cache.factory import create_cache
+from rcommerce.cache.reference import ReferenceCache
 from rcommerce.clock import Clock, SystemClock
 from rcommerce.config import Settings
 from rcommerce.db.database import Database
@@ -158,6 +159,7 @@ class App:
     clock: Clock = field(default_factory=SystemClock)
     db: Database = field(init=False)
     cache: Cache = field(init=False)
+    reference: ReferenceCache = field(init=False)
     plugins: PluginHost = field(init=False)
     providers: ProviderRegistry = field(init=False)
     services: Services = field(init=False)
@@ -196,6 +198,9 @@ class App:
         self.db.on_outbox_commit = self.event_signal.committed
         await ensure_current(self.db, auto_migrate=s.database.auto_migrate_embedded)
         self.cache = create_cache(s.cache)
+        self.reference = ReferenceCache(
+            self.cache, self.clock, ttl_s=s.cache.reference_ttl_s, max_entries=s.cache.reference_max_entries
+        )
         secret = await load_secret_key(self.db, s)
         tokens = PageTokens(secret)
         keys = ApiKeys(self.db, self.cache, self.clock, s.cache.auth_ttl_s)
@@ -206,23 +211,29 @@ class App:
             # In-transaction: the reset link reaches notifications without entering the outbox.
             return await self.notifications.on_event(session, event)
 
-        self.carts = build_cart_service(self.db, self.clock, s, self.providers, cache=self.cache)
+        self.carts = build_cart_service(
+            self.db, self.clock, s, self.providers, cache=self.cache, reference=self.reference
+        )
         self.customers = build_customer_services(
             self.db, self.cache, self.clock, s, secret, tokens, on_password_reset=[mail_reset_link],
             on_sign_in=[self.carts.merge_on_sign_in],
         )
         self.promotions = PromotionService(self.db, self.clock, tokens, CustomerDirectory(self.clock))
-        self.tax = await build_tax(self.db, self.clock, tokens, s.tax, self.providers.tax_providers, self.providers.vat_validators)
+        self.tax = await build_tax(
+            self.db, self.clock, tokens, s.tax, self.providers.tax_providers, self.providers.vat_validators,
+            self.reference,
+        )  # fmt: skip
         installed = {
             "payment": frozenset(self.providers.payment_gateways),
             "shipping": frozenset(self.providers.shipping_carriers),
             "tax": frozenset(self.providers.tax_providers),
         }
-        self.regions = RegionService(self.db, self.clock, tokens, KnownProviders(installed))
+        self.regions = RegionService(self.db, self.clock, tokens, KnownProviders(installed), reference=self.reference)
         self.price_lists = PriceListService(self.db, self.clock, tokens)
         self.shipping = ShippingService(
-            self.db, self.clock, tokens, ShippingQuoter(self.clock, self.providers.shipping_carriers, s.shipping)
-        )
+            self.db, self.clock, tokens,
+            ShippingQuoter(self.clock, self.providers.shipping_carriers, s.shipping, self.reference), self.reference,
+        )  # fmt: skip
 
         async def notify(session: AsyncSession, event: Event) -> object:
             # Late-bound: the notification service needs the queue built just below.
@@ -240,7 +251,7 @@ class App:
         )
         self.notifications = NotificationService(
             self.db, self.clock, self.events.queue, templates, channels=self.providers.notification_channels,
-            preferences=self.customers.preference_hook, links=Links(n.shop_url),
+            preferences=self.customers.preference_hook, links=Links(n.shop_url), reference=self.reference,
         )
         self.notifications.register_jobs()
         self.inventory = InventoryService(
@@ -253,8 +264,10 @@ class App:
             self.db, self.clock, s, self.providers.payment_gateways, tokens, self.events.queue
         )
         self.fulfillment = build_fulfillment_services(self.db, self.clock, s, self.payments, self.providers)
-        self.checkout = build_checkout(self.db, self.clock, s, self.providers, self.carts, self.payments, self.events.queue)
-        self.orders = build_orders(self.db, self.clock, s, self.providers, tokens, self.payments)
+        self.checkout = build_checkout(
+            self.db, self.clock, s, self.providers, self.carts, self.payments, self.events.queue, self.reference
+        )
+        self.orders = build_orders(self.db, self.clock, s, self.providers, tokens, self.payments, self.reference)
         self.regions.add_usage(carts_region_usage)
         self.regions.add_usage(orders_region_usage)
         self.methods = method_table()

@@ -91,6 +91,11 @@ class CacheSettings(_Section):
     url: str = "memory://"
     #: Lifetime of cached catalog reads, seconds.
     catalog_ttl_s: float = Field(300, gt=0)
+    #: Lifetime of memoised reference data (regions, tax zones, shipping tables), seconds:
+    #: the safety net when an invalidation was lost (writes invalidate it at once).
+    reference_ttl_s: float = Field(300, gt=0)
+    #: Reference entries kept per process.
+    reference_max_entries: int = Field(10_000, ge=100)
     #: Lifetime of a verified API key in the cache, seconds (revocation clears it at once).
     auth_ttl_s: float = Field(60, gt=0)
     #: Seconds before retrying Redis after it failed.

@@ -195,10 +195,13 @@ async def seed_tax(app: App) -> str:
     """Create the demo tax zones (docs/tax.md): New York State 4 % + New York City 4.75 %
     (the 8.75 % of worked example 1) and Germany 19 % with 7 % for the "reduced"
     category. Zones whose code exists are left alone."""
+    from rcommerce.domain.tax.rates import REFERENCE_NAMESPACE as TAX_REFERENCE
     from rcommerce.domain.tax.seed import DEMO_ZONES, seed_zones
 
     async with app.db.transaction() as session:
         created, skipped = await seed_zones(session, DEMO_ZONES, app.clock.now())
+    if created:
+        await app.reference.bump(TAX_REFERENCE)
     return f"demo tax zones: {created} created, {skipped} already present"
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from rcommerce.config import DatabaseSettings
 from rcommerce.db import Database
 from rcommerce.db.migrate import upgrade
+from rcommerce.testing.databases import ensure_database
 
 DEFAULT_URLS = {
     "postgresql": "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
@@ -43,8 +44,9 @@ def database_url(name: str, tmp: Path) -> str:
 
 async def fresh_database(url: str) -> Database:
     """A migrated, empty database at ``url`` (existing rcommerce tables are dropped)."""
-    db = Database(DatabaseSettings(url=url))
     try:
+        await ensure_database(url)
+        db = Database(DatabaseSettings(url=url))
         await db.ping()
     except Exception as exc:
         raise RuntimeError(f"test database {url} is unreachable: {exc}") from exc

@@ -10,6 +10,11 @@ Per event (at least once; receivers dedupe on the event id):
     dedupe key ``whd:<endpoint>:<event>``, so dispatching an event twice (after a crash,
     or on a second process) never sends it twice.
 
+A poll handles its batch in one transaction (lease renewal, the jobs of every event, the
+in-transaction consumers, the marks); the plugin hooks of the batch run before it. When a
+consumer raises, that transaction rolls back and the batch is committed event by event
+instead, so the events before the failing one are kept and it alone is retried.
+
 Progress is persisted per consumer (``event_consumers``), so a restart resumes where the
 last run stopped, and a lease on that row makes one process the active dispatcher.
 
@@ -30,10 +35,11 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, exists, false, func, or_, select, update
+from sqlalchemy import Table, delete, exists, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,8 +66,20 @@ InTransactionConsumer = Callable[[AsyncSession, Event], Awaitable[object]]
 PLUGIN_HOOK_KIND = "events.plugin_hook"
 
 
+_INSERT_MARK = insert(cast(Table, EventConsumerMark.__table__))
+
+
 def to_event(row: OutboxEvent) -> Event:
     return Event(id=row.id, type=row.type, subject=row.subject, data=row.data, created_at=row.created_at)
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An event of the batch being handled, with how its plugin hooks went."""
+
+    seq: int
+    event: Event
+    plugins_failed: bool = False
 
 
 class Dispatcher:
@@ -114,7 +132,10 @@ class Dispatcher:
         """Take or renew the lease; the consumer's last_seq, or None when another holds it."""
         now = self.clock.now()
         async with self.db.transaction() as session:
-            if await session.get(EventConsumer, self.consumer) is None:
+            holder_row = (
+                await session.execute(select(EventConsumer.lease_owner).where(EventConsumer.name == self.consumer))
+            ).first()
+            if holder_row is None:
                 try:
                     async with session.begin_nested():
                         session.add(
@@ -124,7 +145,11 @@ class Dispatcher:
                         )
                 except IntegrityError:
                     pass  # another process created it first
-            holder = await session.scalar(select(EventConsumer.lease_owner).where(EventConsumer.name == self.consumer))
+                holder = await session.scalar(
+                    select(EventConsumer.lease_owner).where(EventConsumer.name == self.consumer)
+                )
+            else:
+                holder = holder_row[0]
             host = socket.gethostname()
             holder_dead = bool(holder) and str(holder).startswith(f"{host}:") and local_process_gone(str(holder), host)
             result = await session.execute(
@@ -155,7 +180,7 @@ class Dispatcher:
                 .values(lease_owner=None, lease_until=None)
             )
 
-    def _unhandled(self, last_seq: int) -> Any:
+    def _unhandled(self, last_seq: Any) -> Any:
         marked = exists().where(EventConsumerMark.consumer == self.consumer, EventConsumerMark.seq == OutboxEvent.seq)
         return (OutboxEvent.seq > last_seq) & ~marked
 
@@ -199,50 +224,81 @@ class Dispatcher:
         there were none or another process holds the lease)."""
         # A read first: idle polls then never take a write lock (SQLite has only one).
         async with self.db.read() as session:
-            known = await session.scalar(select(EventConsumer.last_seq).where(EventConsumer.name == self.consumer))
-            pending = await session.scalar(select(OutboxEvent.seq).where(self._unhandled(known or 0)).limit(1))
-            marked = await session.scalar(
-                select(EventConsumerMark.seq).where(EventConsumerMark.consumer == self.consumer).limit(1)
-            )
-        if pending is None and marked is None:
+            known = select(EventConsumer.last_seq).where(EventConsumer.name == self.consumer).scalar_subquery()
+            pending, marked = (
+                await session.execute(
+                    select(
+                        exists().where(self._unhandled(func.coalesce(known, 0))),
+                        exists().where(EventConsumerMark.consumer == self.consumer),
+                    )
+                )
+            ).one()
+        if not pending and not marked:
             return 0  # nothing to handle and no hole waiting to be passed
         last_seq = await self._acquire()
         if last_seq is None:
             return 0
         async with self.db.read() as session:
-            events = (
-                (
-                    await session.execute(
-                        select(OutboxEvent)
-                        .where(self._unhandled(last_seq))
-                        .order_by(OutboxEvent.seq)
-                        .limit(self.batch_size)
+            rows = (
+                await session.execute(
+                    select(
+                        OutboxEvent.seq,
+                        OutboxEvent.id,
+                        OutboxEvent.type,
+                        OutboxEvent.subject,
+                        OutboxEvent.data,
+                        OutboxEvent.created_at,
+                    )
+                    .where(self._unhandled(last_seq))
+                    .order_by(OutboxEvent.seq)
+                    .limit(self.batch_size)
+                )
+            ).all()
+            endpoints = (
+                await session.execute(
+                    select(WebhookEndpointRow.id, WebhookEndpointRow.event_types).where(
+                        WebhookEndpointRow.disabled.is_(False)
                     )
                 )
-                .scalars()
-                .all()
-            )
-            endpoints = (
-                (await session.execute(select(WebhookEndpointRow).where(WebhookEndpointRow.disabled.is_(False))))
-                .scalars()
-                .all()
-            )
-        handled = 0
-        for event in events:
-            if not await self._handle(event, endpoints):
-                break
-            handled += 1
+            ).all()
+        events = [
+            _Pending(seq, Event(id=id_, type=type_, subject=subject, data=data, created_at=created_at))
+            for seq, id_, type_, subject, data, created_at in rows
+        ]
+        for pending_event in events:
+            pending_event.plugins_failed = await self._emit_plugins(pending_event.event)
+        targets = [(str(endpoint_id), list(types)) for endpoint_id, types in endpoints]
+        try:
+            handled = await self._commit(events, targets)
+        except Exception:
+            if len(events) == 1:
+                raise
+            # A consumer raised: the whole batch rolled back. Commit the events one by one
+            # instead, so those before the failing one are kept and it alone is retried.
+            handled = 0
+            for pending_event in events:
+                if not await self._commit([pending_event], targets):
+                    break
+                handled += 1
         await self._advance(last_seq)
         return handled
 
-    async def _handle(self, event: OutboxEvent, endpoints: Sequence[WebhookEndpointRow]) -> bool:
-        plugins_failed = False
-        if self.plugin_emit is not None:
-            try:
-                plugins_failed = bool(await self.plugin_emit(to_event(event)))
-            except Exception:
-                log.exception("dispatcher: plugin event hooks raised for %s", event.id)
-                plugins_failed = True
+    async def _emit_plugins(self, event: Event) -> bool:
+        """Deliver ``event`` to the plugins; True when a hook failed (retried by a job)."""
+        if self.plugin_emit is None:
+            return False
+        try:
+            return bool(await self.plugin_emit(event))
+        except Exception:
+            log.exception("dispatcher: plugin event hooks raised for %s", event.id)
+            return True
+
+    async def _commit(self, events: Sequence[_Pending], endpoints: Sequence[tuple[str, list[str]]]) -> int:
+        """Enqueue the webhook deliveries and plugin retries of ``events``, run the
+        in-transaction consumers and mark the events handled, all in one transaction.
+        Returns how many were handled: all of them, or 0 when the lease was lost."""
+        if not events:
+            return 0
         now = self.clock.now()
         async with self.db.transaction() as session:
             renewed = await session.execute(
@@ -252,29 +308,32 @@ class Dispatcher:
             )
             if renewed.rowcount != 1:  # type: ignore[attr-defined]
                 log.warning("dispatcher %s lost its lease on %s; stopping this batch", self.owner, self.consumer)
-                return False
-            for endpoint in endpoints:
-                if endpoint_matches(endpoint.event_types, event.type):
+                return 0
+            for pending_event in events:
+                event = pending_event.event
+                for endpoint_id, event_types in endpoints:
+                    if endpoint_matches(event_types, event.type):
+                        await self.queue.enqueue(
+                            session,
+                            DELIVER_KIND,
+                            {"endpoint_id": endpoint_id, "event_id": event.id},
+                            dedupe_key=f"whd:{endpoint_id}:{event.id}",
+                        )
+                if pending_event.plugins_failed:
                     await self.queue.enqueue(
                         session,
-                        DELIVER_KIND,
-                        {"endpoint_id": endpoint.id, "event_id": event.id},
-                        dedupe_key=f"whd:{endpoint.id}:{event.id}",
+                        PLUGIN_HOOK_KIND,
+                        {"event_id": event.id},
+                        run_at=now + timedelta(seconds=5),
+                        dedupe_key=f"plugin:{event.id}",
                     )
-            if plugins_failed:
-                await self.queue.enqueue(
-                    session,
-                    PLUGIN_HOOK_KIND,
-                    {"event_id": event.id},
-                    run_at=now + timedelta(seconds=5),
-                    dedupe_key=f"plugin:{event.id}",
-                )
-            if self.extra_consumers:
-                as_event = to_event(event)
                 for consume in self.extra_consumers:
-                    await consume(session, as_event)
-            session.add(EventConsumerMark(consumer=self.consumer, seq=event.seq, event_created_at=event.created_at))
-        return True
+                    await consume(session, event)
+            await session.execute(
+                _INSERT_MARK,
+                [{"consumer": self.consumer, "seq": p.seq, "event_created_at": p.event.created_at} for p in events],
+            )
+        return len(events)
 
     async def run_forever(self, poll_interval_s: float = 0.5) -> None:
         """Poll until cancelled; errors are logged and retried."""

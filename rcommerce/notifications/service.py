@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rcommerce.cache.reference import ReferenceCache, through
 from rcommerce.clock import Clock
 from rcommerce.db import Database
 from rcommerce.domain.notifications.errors import (
@@ -71,6 +72,21 @@ def event_variables(event: Event) -> dict[str, Any]:
     return variables
 
 
+#: The reference memo namespace of the notification rules; bumped by their writers.
+RULES_NAMESPACE = "notification_rules"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """What the rules consumer needs of a notification rule (memoised, read-only)."""
+
+    id: str
+    event_type: str
+    template: str
+    channel: str
+    recipient: str
+
+
 @dataclass(slots=True)
 class NotificationService:
     db: Database
@@ -83,6 +99,8 @@ class NotificationService:
     max_attempts: int = MAX_ATTEMPTS
     #: Storefront links for the templates (``[notifications] shop_url``).
     links: Links = field(default_factory=Links)
+    #: Memoises the rules for the consumer, which reads them for every event.
+    reference: ReferenceCache | None = None
 
     def register_jobs(self) -> None:
         self.queue.register(
@@ -178,6 +196,7 @@ class NotificationService:
         )  # fmt: skip
         async with self.db.transaction() as session:
             session.add(row)
+        await self._rules_changed()
         return row
 
     async def list_rules(self) -> list[NotificationRuleRow]:
@@ -191,17 +210,33 @@ class NotificationService:
             if row is None:
                 raise NotificationError(NOTIFICATION_RULE_NOT_FOUND, f"Rule {rule_id} does not exist.", rule=rule_id)
             await session.delete(row)
+        await self._rules_changed()
+
+    async def _rules_changed(self) -> None:
+        if self.reference is not None:
+            await self.reference.bump(RULES_NAMESPACE)
+
+    async def _rules(self, session: AsyncSession) -> tuple[RuleSpec, ...]:
+        async def load() -> tuple[RuleSpec, ...]:
+            rows = await session.execute(
+                select(
+                    NotificationRuleRow.id,
+                    NotificationRuleRow.event_type,
+                    NotificationRuleRow.template,
+                    NotificationRuleRow.channel,
+                    NotificationRuleRow.recipient,
+                )
+            )
+            return tuple(RuleSpec(*row) for row in rows)
+
+        return await through(self.reference, RULES_NAMESPACE, "all", load)
 
     # -- the rules consumer ----------------------------------------------------------------
 
     async def on_event(self, session: AsyncSession, event: Event) -> list[str]:
         """Queue the notifications of every rule matching ``event`` in ``session``'s
         transaction (never commits). Returns the new notification ids."""
-        rules = [
-            rule
-            for rule in (await session.execute(select(NotificationRuleRow))).scalars().all()
-            if rule_matches(rule.event_type, event.type)
-        ]
+        rules = [rule for rule in await self._rules(session) if rule_matches(rule.event_type, event.type)]
         created: list[str] = []
         if not rules:
             return created
@@ -249,7 +284,7 @@ class NotificationService:
         facts = await load_facts(session, event, self.links)
         return {**event_variables(event), **build_variables(event, facts)}
 
-    async def _decide(self, session: AsyncSession, event: Event, rule: NotificationRuleRow, recipient: str) -> Decision:
+    async def _decide(self, session: AsyncSession, event: Event, rule: RuleSpec, recipient: str) -> Decision:
         if self.preferences is None or not recipient:
             return Decision(Verdict.SEND)
         channel = self.channels.get(rule.channel)

@@ -30,7 +30,7 @@ from rcommerce.config import DatabaseSettings
 from rcommerce.db import Database
 from rcommerce.db.migrate import upgrade
 
-__all__ = ["DEFAULT_URLS", "matrix", "migrated_url"]
+__all__ = ["DEFAULT_URLS", "ensure_database", "matrix", "migrated_url"]
 
 DEFAULT_URLS = {
     "postgresql": "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
@@ -47,11 +47,20 @@ def matrix() -> list[str]:
     return names
 
 
-async def _ensure_database(server_url: str, name: str) -> None:
-    engine = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+async def ensure_database(url: str) -> None:
+    """Create the database ``url`` names when its server does not have it yet (connecting
+    to the server's maintenance database); nothing for SQLite, whose file appears on use."""
+    target = make_url(url)
+    if target.get_backend_name() == "sqlite" or not target.database:
+        return
+    name = target.database
+    postgresql = target.get_backend_name() == "postgresql"
+    engine = create_async_engine(
+        target.set(database="postgres" if postgresql else "mysql"), isolation_level="AUTOCOMMIT"
+    )
     try:
         async with engine.connect() as conn:
-            if engine.dialect.name == "postgresql":
+            if postgresql:
                 if not await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
                     await conn.execute(text(f'CREATE DATABASE "{name}"'))
             else:
@@ -66,7 +75,7 @@ async def migrated_url(name: str, tmp: Path) -> str:
         return f"sqlite+aiosqlite:///{tmp / 'shop.db'}"
     base = make_url(os.environ.get(f"RCOMMERCE_TEST_{name.upper()}_URL", DEFAULT_URLS[name]))
     url = base.set(database=f"{base.database}_plugins").render_as_string(hide_password=False)
-    await _ensure_database(base.render_as_string(hide_password=False), f"{base.database}_plugins")
+    await ensure_database(url)
     db = Database(DatabaseSettings(url=url))
     try:
         await db.ping()

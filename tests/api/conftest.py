@@ -8,6 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from rcommerce.db import Database
+from rcommerce.domain.regions.directory import REFERENCE_NAMESPACE as REGIONS
+from rcommerce.domain.shipping.repository import REFERENCE_NAMESPACE as SHIPPING
+from rcommerce.domain.tax.rates import REFERENCE_NAMESPACE as TAX
 from rcommerce.testing.client import ApiClient
 from rcommerce.testing.server import LiveServer, live_server
 
@@ -22,6 +25,22 @@ async def server(db: Database) -> AsyncIterator[LiveServer]:
 LOCAL_SIGN_IN_KEYS = [
     f"{action}:ip:{ip}" for action in ("sign_in", "register", "password_reset") for ip in ("127.0.0.1", "::1")
 ]
+
+
+#: The reference namespaces the live server memoises (regions, tax zones, shipping tables).
+REFERENCE_NAMESPACES = (REGIONS, TAX, SHIPPING)
+
+
+@pytest.fixture(autouse=True)
+async def fresh_reference_data(request: pytest.FixtureRequest) -> None:
+    """Some fixtures seed regions, tax zones and shipping tables straight into the database
+    (tests/backends/_carts_store.py, _checkout_world.py), behind the shared live server's
+    services; every test therefore starts with the server's reference memo moved to a new
+    generation (outside the tests, such writes wait for the memo's TTL)."""
+    if "server" in request.fixturenames:
+        server: LiveServer = request.getfixturevalue("server")
+        for namespace in REFERENCE_NAMESPACES:
+            await server.app.reference.bump(namespace)
 
 
 @pytest.fixture(params=["grpc", "rest"])

@@ -39,7 +39,6 @@ from rcommerce.testing.client import ApiClient
 from rcommerce.testing.server import LiveServer, live_server
 from tests.api.test_customers_api import LIMIT_KEYS, PASSWORD
 from tests.backends._checkout_world import SYDNEY, ensure_region, product
-from tests.backends._events_db import _ensure_database
 from tests.conftest import database_url, fresh_database
 
 ACCOUNT, TOKEN, SENDER = "AC" + "7" * 32, "twilio-token", "+15005550006"
@@ -103,7 +102,6 @@ async def own_db(database_name: str, tmp_path_factory: pytest.TempPathFactory) -
     if database_name != "sqlite":
         base = make_url(url)
         name = f"{base.database}_notify"
-        await _ensure_database(url, name)
         url = base.set(database=name).render_as_string(hide_password=False)
     database = await fresh_database(url)
     try:

@@ -16,6 +16,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from rcommerce.auth.principal import Principal, PrincipalKind
 from rcommerce.auth.scopes import parse_scopes
 from rcommerce.cache.memory import MemoryCache
+from rcommerce.cache.reference import ReferenceCache
 from rcommerce.clock import Clock, FrozenClock
 from rcommerce.config import load_settings
 from rcommerce.db import Database
@@ -109,7 +110,10 @@ def product(price: int = 2500, *, stock: int | None = None) -> C.Product:
 class World:
     """Every service checkout needs, as the application wires them."""
 
-    def __init__(self, db: Database, clock: FrozenClock, region: str, **settings: object) -> None:
+    def __init__(
+        self, db: Database, clock: FrozenClock, region: str, *, reference: ReferenceCache | None = None,
+        **settings: object,
+    ) -> None:  # fmt: skip
         overrides: dict[str, object] = {"plugins": {"autoload": False}}
         if settings:
             overrides["checkout"] = settings
@@ -121,10 +125,16 @@ class World:
         self.gateway = providers.payment_gateways["test"]
         assert isinstance(self.gateway, TestGateway)
         tokens = PageTokens(b"checkout-test")
-        self.catalog = CatalogService(db, MemoryCache(), clock, tokens)
-        self.carts = build_cart_service(db, clock, config, providers)
+        #: One cache, as in the application: the catalog's reads and the products pricing
+        #: reads; regions, tax and shipping tables memoised against it.
+        cache = MemoryCache()
+        self.catalog = CatalogService(db, cache, clock, tokens)
+        self.reference = reference or ReferenceCache(cache, clock)
+        self.carts = build_cart_service(db, clock, config, providers, cache=cache, reference=self.reference)
         self.payments = build_payment_service(db, clock, config, providers.payment_gateways, tokens, JobQueue(clock))
-        built: CheckoutServices = build_checkout(db, clock, config, providers, self.carts, self.payments)
+        built: CheckoutServices = build_checkout(
+            db, clock, config, providers, self.carts, self.payments, reference=self.reference
+        )
         self.checkout, self.reconciler = built.service, built.reconciler
 
     async def variant(self, price: int = 2500, *, stock: int | None = None) -> str:
@@ -168,7 +178,7 @@ class World:
 
 
 @asynccontextmanager
-async def world(db: Database, **settings: object) -> AsyncIterator[World]:
+async def world(db: Database, *, reference: ReferenceCache | None = None, **settings: object) -> AsyncIterator[World]:
     clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
     region = await ensure_region(db, clock)
-    yield World(db, clock, region, **settings)
+    yield World(db, clock, region, reference=reference, **settings)

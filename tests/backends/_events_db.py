@@ -11,25 +11,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
-from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import make_url
 
 from rcommerce.db import Database
 from tests.conftest import database_url, fresh_database
-
-
-async def _ensure_database(url: str, name: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            if engine.dialect.name == "postgresql":
-                found = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
-                if not found:
-                    await conn.execute(text(f'CREATE DATABASE "{name}"'))
-            else:
-                await conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{name}`"))
-    finally:
-        await engine.dispose()
 
 
 @asynccontextmanager
@@ -39,7 +24,6 @@ async def isolated_database(database_name: str, tmp_path_factory: pytest.TempPat
     if database_name != "sqlite":
         base = make_url(url)
         name = f"{base.database}_events"
-        await _ensure_database(url, name)
         url = base.set(database=name).render_as_string(hide_password=False)
     database = await fresh_database(url)
     try:

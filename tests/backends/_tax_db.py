@@ -22,7 +22,6 @@ from rcommerce.domain.tax.models import (
     TaxZoneRow,
     VatValidationRow,
 )
-from tests.backends._events_db import _ensure_database
 from tests.conftest import database_url, fresh_database
 
 
@@ -33,7 +32,6 @@ async def tax_database(database_name: str, tmp_path_factory: pytest.TempPathFact
     if database_name != "sqlite":
         base = make_url(url)
         name = f"{base.database}_tax"
-        await _ensure_database(url, name)
         url = base.set(database=name).render_as_string(hide_password=False)
     database = await fresh_database(url)
     try:

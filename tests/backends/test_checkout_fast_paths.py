@@ -3,6 +3,10 @@
 - Order placement settles a new order's statuses in memory (no read-back) and takes the
   order number last: its events, status history and stored order must be exactly what
   the repository's own path (``OrderRepository.emit`` + ``refresh_statuses``) produces.
+- The checkout's capture derives the order's payment status with Core reads and one
+  ``UPDATE`` (``OrderRepository.refresh_after_capture``): the stored order, its events and
+  status history must be what ``refresh_statuses`` on the locked order produces, also when
+  the order has to be confirmed on the way.
 - Carts read the products of their lines through the catalog cache: a catalog write
   (new generation) is seen by the next pricing.
 """
@@ -10,17 +14,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from rcommerce.cache.memory import MemoryCache
+from rcommerce.clock import FrozenClock
 from rcommerce.db import Database
 from rcommerce.domain.catalog import repository as catalog
 from rcommerce.domain.catalog._base import GENERATION_KEY
+from rcommerce.domain.orders.errors import ORDER_NOT_FOUND, OrderError
 from rcommerce.domain.orders.models import OrderRow, OrderStatusChangeRow
 from rcommerce.domain.orders.placement import OrderPlacement
+from rcommerce.domain.orders.repository import SYSTEM_ACTOR, OrderRepository
 from rcommerce.events.outbox import OutboxEvent
 from rcommerce.gen.v1 import checkout_pb2 as X
 from tests.backends._checkout_world import World, world
@@ -84,6 +93,66 @@ async def test_fast_placement_matches_the_repository_path(
     ) == ("confirmed", "paid", "unfulfilled", 4)  # fmt: skip
     assert a.confirmed_at == b.confirmed_at is not None
     assert int(b.number) == int(a.number) + 1
+
+
+async def _through_repository(
+    self: OrderRepository, session: AsyncSession, order_id: str, *, actor: str = SYSTEM_ACTOR
+) -> None:
+    await self.refresh_statuses(session, await self.load(session, order_id, lock=True), actor=actor)
+
+
+async def _stored(db: Database, *order_ids: str) -> list[tuple[Any, ...]]:
+    async with db.read() as s:
+        rows = {r.id: r for r in (await s.scalars(select(OrderRow).where(OrderRow.id.in_(order_ids)))).all()}
+    return [
+        (r.status, r.payment_status, r.fulfillment_status, r.revision, r.confirmed_at, r.updated_at, r.hold_reason)
+        for r in (rows[oid] for oid in order_ids)
+    ]
+
+
+async def test_capture_refresh_matches_the_repository_path(
+    w: World, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    variant = await w.variant(2500, stock=10)
+    fast = await _checkout(w, variant)
+    monkeypatch.setattr(OrderRepository, "refresh_after_capture", _through_repository)
+    slow = await _checkout(w, variant)
+    fast_trace, slow_trace = await _order_trace(db, fast), await _order_trace(db, slow)
+    assert [t for t, _ in fast_trace[0]][-1] == "order.paid"
+    assert fast_trace == slow_trace
+    a, b = await _stored(db, fast, slow)
+    assert a == b and a[:4] == ("confirmed", "paid", "unfulfilled", 4)
+
+
+async def test_capture_refresh_confirms_a_pending_order_as_the_repository_does(w: World, db: Database) -> None:
+    variant = await w.variant(2500, stock=10)
+    fast, slow = await _checkout(w, variant), await _checkout(w, variant)
+    async with db.transaction() as s:  # both back to pending, their payment status stale
+        await s.execute(
+            update(OrderRow)
+            .where(OrderRow.id.in_([fast, slow]))
+            .values(status="pending", payment_status="authorized", confirmed_at=None)
+        )
+    w.clock.advance(seconds=60)
+    orders = OrderRepository(w.clock)
+    async with db.transaction() as s:
+        await orders.refresh_after_capture(s, fast, actor="staff")
+    async with db.transaction() as s:
+        await _through_repository(orders, s, slow, actor="staff")
+    fast_trace, slow_trace = await _order_trace(db, fast), await _order_trace(db, slow)
+    assert [t for t, _ in fast_trace[0]][-2:] == ["order.paid", "order.confirmed"]
+    assert fast_trace == slow_trace
+    assert fast_trace[1][-1] == ("pending", "confirmed", "staff", "payment paid")
+    a, b = await _stored(db, fast, slow)
+    assert a == b and a[:4] == ("confirmed", "paid", "unfulfilled", 6)
+    assert a[5] == w.clock.now()
+
+
+async def test_capture_refresh_of_a_missing_order_is_order_not_found(db: Database) -> None:
+    async with db.transaction() as s:
+        with pytest.raises(OrderError) as raised:
+            await OrderRepository(FrozenClock(datetime(2026, 1, 1, tzinfo=UTC))).refresh_after_capture(s, "ord_missing")
+    assert raised.value.reason is ORDER_NOT_FOUND
 
 
 async def test_cart_pricing_sees_catalog_writes_through_the_cache(

@@ -16,6 +16,7 @@ from rcommerce.domain.checkout.models import CheckoutAttemptRow
 from rcommerce.domain.orders.models import OrderRow
 from rcommerce.domain.payments.models import PaymentRow
 from rcommerce.domain.shipping.models import ShippingRateRow
+from rcommerce.domain.shipping.repository import REFERENCE_NAMESPACE as SHIPPING_REFERENCE
 from rcommerce.errors import DomainError
 from rcommerce.events.outbox import OutboxEvent
 from rcommerce.gen.v1 import carts_pb2 as K
@@ -265,6 +266,7 @@ async def test_shipping_is_requoted_on_the_server(w: World, db: Database) -> Non
         await s.execute(
             update(ShippingRateRow).where(ShippingRateRow.service_code == "chk_std").values(amount=SHIPPING + 250)
         )
+    await w.reference.bump(SHIPPING_REFERENCE)  # as ShippingService does after its writes
     try:
         error = await _error(w.complete(cart, token))
     finally:
@@ -272,6 +274,7 @@ async def test_shipping_is_requoted_on_the_server(w: World, db: Database) -> Non
             await s.execute(
                 update(ShippingRateRow).where(ShippingRateRow.service_code == "chk_std").values(amount=SHIPPING)
             )
+        await w.reference.bump(SHIPPING_REFERENCE)
     assert error.reason.name == "CHECKOUT_SHIPPING_RATE_CHANGED" and error.reason.http_status == 409
     assert (error.metadata["quotedAmount"], error.metadata["currentAmount"]) == (str(SHIPPING), str(SHIPPING + 250))
     assert await _state(db, cart_id) == before
@@ -291,3 +294,26 @@ async def test_cart_changed_during_3ds_voids_the_authorization(w: World, db: Dat
     # A new key authorizes the new total.
     done = await w.complete(cart, token, "3ds-2")
     assert done.status == X.CHECKOUT_STATUS_COMPLETED and done.total == 9000
+
+
+async def test_the_capture_and_the_order_paid_event_commit_together_in_order(w: World, db: Database) -> None:
+    variant = await w.variant(2500, stock=5)
+    cart, token = await w.cart(variant, 1)
+    done = await w.complete(cart, token)
+    order_id = done.order.removeprefix("orders/")
+    (payment,) = await _payments(db, cart.removeprefix("carts/"), order_id)
+    async with db.read() as s:
+        trace = list(
+            await s.execute(
+                select(OutboxEvent.type, OutboxEvent.data)
+                .where(OutboxEvent.subject.in_([done.order, f"payments/{payment.id}"]))
+                .order_by(OutboxEvent.seq)
+            )
+        )
+    types = [t for t, _ in trace]
+    assert types[-2:] == ["payment.captured", "order.paid"] and types.count("order.paid") == 1
+    paid = trace[-1][1]
+    assert (
+        paid["previousPaymentStatus"] == "authorized" and paid["object"]["paymentStatus"] == "ORDER_PAYMENT_STATUS_PAID"
+    )
+    assert (payment.status, payment.lock_key, payment.amount_captured) == ("succeeded", "", 2500 + SHIPPING)

@@ -85,6 +85,20 @@ async def test_find_or_create_guest_returns_the_registered_account(db: Database,
     assert profile.id == session.customer.id and not profile.is_guest
 
 
+async def test_find_or_create_guest_tells_every_group_of_an_existing_customer(
+    db: Database, cs: CustomerServices
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    groups = [await cs.groups.create(C.CustomerGroup(display_name=f"{label} {tag}")) for label in ("Trade", "VIP")]
+    session = await register(cs)
+    for group in groups:
+        await cs.groups.add_members(group.name, [session.customer.name])
+    async with db.transaction() as s:
+        profile = await cs.directory.find_or_create_guest(s, session.customer.email)
+        assert profile == await cs.directory.get(s, session.customer.id)
+    assert profile.group_ids == frozenset(g.id for g in groups)
+
+
 async def test_concurrent_find_or_create_guest_leaves_one_customer(db: Database, cs: CustomerServices) -> None:
     address = email("race")
 

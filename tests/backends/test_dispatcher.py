@@ -17,7 +17,7 @@ from rcommerce.clock import FrozenClock
 from rcommerce.db import Database
 from rcommerce.events.dispatcher import PLUGIN_HOOK_KIND, Dispatcher
 from rcommerce.events.models import EventConsumer, WebhookEndpointRow
-from rcommerce.events.outbox import record_event
+from rcommerce.events.outbox import record_event, write_event, write_event_returning_seq
 from rcommerce.events.webhooks import DELIVER_KIND
 from rcommerce.ids import new_id
 from rcommerce.jobs import JobQueue, Worker
@@ -177,21 +177,21 @@ async def test_a_lower_seq_committed_late_is_still_dispatched(db: Database) -> N
     dispatcher = Dispatcher(db, clock, JobQueue(clock), plugins.emit, consumer=consumer, gap_grace_s=5)
     async with db.sessions() as slow:
         await slow.begin()
-        late = record_event(slow, event_type, "things/late", _obj(0), clock.now())
-        await slow.flush()  # seq allocated, not committed
+        late_id, late_seq = await write_event_returning_seq(slow, event_type, "things/late", _obj(0), clock.now())
+        # seq allocated, not committed
         early = await _record(db, clock, event_type, 1)
         await _drain(dispatcher)
         assert plugins.seen == early
         await slow.commit()
-    assert late.seq < (await _seq(db, early[0]))
+    assert late_seq < (await _seq(db, early[0]))
     await _drain(dispatcher)
-    assert plugins.seen == [*early, late.id]
+    assert plugins.seen == [*early, late_id]
     clock.advance(10)
     await _drain(dispatcher)
     async with db.read() as session:
         row = await session.get(EventConsumer, consumer)
     assert row is not None and row.last_seq >= await _seq(db, early[0])
-    assert plugins.seen == [*early, late.id]
+    assert plugins.seen == [*early, late_id]
 
 
 async def test_a_rolled_back_hole_is_passed_after_the_grace_period(db: Database) -> None:
@@ -199,8 +199,7 @@ async def test_a_rolled_back_hole_is_passed_after_the_grace_period(db: Database)
     plugins = Plugins(event_type)
     with pytest.raises(RuntimeError):
         async with db.transaction() as session:
-            record_event(session, event_type, "things/rolled-back", _obj(0), clock.now())
-            await session.flush()
+            await write_event(session, event_type, "things/rolled-back", _obj(0), clock.now())  # seq taken
             raise RuntimeError("rolled back")
     kept = await _record(db, clock, event_type, 1)
     dispatcher = Dispatcher(db, clock, JobQueue(clock), plugins.emit, consumer=consumer, gap_grace_s=5)
@@ -245,3 +244,30 @@ async def test_a_lease_held_by_a_dead_local_process_is_taken_over_at_once(db: Da
         await session.execute(update(EventConsumer).where(EventConsumer.name == consumer).values(lease_owner=live_owner, lease_until=clock.now().replace(year=clock.now().year + 1)))
     await _record(db, clock, event_type, 1)
     assert await restarted.run_once() == 0  # a lease of another host is respected until it expires
+
+
+async def test_a_failing_consumer_keeps_the_events_before_it_and_retries_only_its_own(db: Database) -> None:
+    clock, event_type, consumer = _setup()
+    endpoint = await _endpoint(db, clock, [event_type])
+    ids = await _record(db, clock, event_type, 3)
+    consumed: list[str] = []
+    failing = {ids[1]}
+
+    async def consume(session: Any, event: Event) -> None:
+        if event.type != event_type:
+            return
+        if event.id in failing:
+            raise RuntimeError("consumer failed")
+        consumed.append(event.id)
+
+    dispatcher = Dispatcher(db, clock, JobQueue(clock), None, consumer=consumer, extra_consumers=[consume])
+    with pytest.raises(RuntimeError, match="consumer failed"):
+        await _drain(dispatcher)
+    # The batch rolled back, then the event before the failing one was committed alone.
+    assert consumed == [ids[0], ids[0]]
+    assert await _delivery_jobs(db, endpoint) == [ids[0]]
+
+    failing.clear()
+    await _drain(dispatcher)
+    assert consumed == [ids[0], ids[0], ids[1], ids[2]]  # the retry starts at the failed event
+    assert await _delivery_jobs(db, endpoint) == sorted(ids)

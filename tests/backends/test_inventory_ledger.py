@@ -26,10 +26,17 @@ from rcommerce.domain.inventory.errors import (
 )
 from rcommerce.domain.inventory.jobs import EXPIRE_KIND, register_inventory_jobs
 from rcommerce.domain.inventory.ledger import Ledger
-from rcommerce.domain.inventory.models import InventoryLevelRow, ReservationRow, StockLocationRow, StockMovementRow
+from rcommerce.domain.inventory.models import (
+    InventoryItemRow,
+    InventoryLevelRow,
+    ReservationRow,
+    StockLocationRow,
+    StockMovementRow,
+)
 from rcommerce.domain.inventory.service import InventoryService
 from rcommerce.domain.inventory.stock import Stock
 from rcommerce.errors import DomainError
+from rcommerce.events.outbox import OutboxEvent
 from rcommerce.ids import new_id
 from rcommerce.jobs.queue import Job, JobQueue
 from rcommerce.pagination import PageTokens
@@ -188,6 +195,28 @@ async def test_transfer_moves_available_units_only(db: Database, ledger: Ledger,
     assert await _catalog_quantity(db, vid) == 10
 
 
+async def test_availability_counts_active_locations_only(db: Database, ledger: Ledger, clock: FrozenClock) -> None:
+    pid, only_closed = await make_variant(db, quantity=9)
+    _, mixed = await make_variant(db, quantity=9)
+    closed, other = await _location(db, active=False), await _location(db)
+    stock = Stock(clock)
+    async with db.transaction() as s:
+        # A level written straight at the inactive location: the variant has no other.
+        s.add(InventoryLevelRow(
+            variant_id=only_closed, location_id=closed, product_id=pid, on_hand=4, reserved=0, created_at=T0,
+            updated_at=T0,
+        ))  # fmt: skip
+        await ledger.receive(s, variant_id=mixed, location_id=closed, quantity=50, actor="a")
+        await ledger.receive(s, variant_id=mixed, location_id=other, quantity=5, actor="a")
+        await stock.reserve(s, variant_id=mixed, quantity=2, reference="orders/held", location_id=other)
+    async with db.read() as s:
+        found = await stock.availability(s, [only_closed, mixed])
+    # Levels only at an inactive location: nothing to sell (not the catalog's 9).
+    assert found[only_closed].available == 0 and not found[only_closed].can_sell(1)
+    # 9 opened at the default location + 5 - 2 held; the 50 at the inactive one do not count.
+    assert found[mixed].available == 12 and found[mixed].can_sell(12) and not found[mixed].can_sell(13)
+
+
 async def test_reserve_splits_across_locations_and_skips_inactive_ones(
     db: Database, ledger: Ledger, clock: FrozenClock
 ) -> None:
@@ -216,6 +245,38 @@ async def test_reserve_splits_across_locations_and_skips_inactive_ones(
             await stock.reserve(s, variant_id=vid, quantity=3, reference="orders/short")
     assert short.value.reason is INSUFFICIENT_INVENTORY and short.value.metadata["available"] == "2"
     assert await _on_hand(db, vid) == {DEFAULT_LOCATION_ID: (3, 3), other: (5, 3), closed: (50, 0)}
+
+
+async def test_reserving_moves_the_stock_status_by_every_active_location(
+    db: Database, ledger: Ledger, clock: FrozenClock
+) -> None:
+    _, vid = await make_variant(db, quantity=20)
+    _, alone = await make_variant(db, quantity=25)
+    other, closed = await _location(db), await _location(db, active=False)
+    stock = Stock(clock, low_stock_threshold=20)
+    async with db.transaction() as s:
+        await ledger.receive(s, variant_id=vid, location_id=other, quantity=10, actor="a")
+        await ledger.receive(s, variant_id=alone, location_id=closed, quantity=50, actor="a")
+    async with db.transaction() as s:
+        await stock.reserve(s, variant_id=vid, quantity=8, reference="orders/a")  # 22 of 30 left: in stock
+        await stock.reserve(s, variant_id=vid, quantity=5, reference="orders/b")  # 17: low
+        await stock.reserve(s, variant_id=alone, quantity=4, reference="orders/c")  # 21 (the closed 50 not counted)
+        await stock.reserve(s, variant_id=alone, quantity=2, reference="orders/d")  # 19: low
+        await stock.reserve(s, variant_id=alone, quantity=1, reference="orders/e")  # 18: still low
+    async with db.read() as s:
+        statuses = dict(
+            (await s.execute(select(InventoryItemRow.variant_id, InventoryItemRow.stock_status).where(
+                InventoryItemRow.variant_id.in_([vid, alone])))).all()
+        )  # fmt: skip
+        events = (
+            await s.scalars(
+                select(OutboxEvent.subject)
+                .where(OutboxEvent.type == "inventory.low_stock", OutboxEvent.subject.contains("/variants/"))
+                .order_by(OutboxEvent.seq)
+            )
+        ).all()
+    assert statuses == {vid: "low", alone: "low"}
+    assert [v for e in events for v in (vid, alone) if f"/variants/{v}/" in e] == [vid, alone]  # one each
 
 
 @asynccontextmanager

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
+from rcommerce.cache.memory import MemoryCache
+from rcommerce.cache.reference import ReferenceCache
 from rcommerce.clock import FrozenClock
 from rcommerce.db import Database
 from rcommerce.domain.notifications.errors import (
@@ -20,6 +22,7 @@ from rcommerce.domain.notifications.errors import (
 )
 from rcommerce.jobs import Job, JobQueue
 from rcommerce.jobs.models import JobRow
+from rcommerce.notifications.models import NotificationRuleRow
 from rcommerce.notifications.service import SEND_KIND, NotificationService
 from rcommerce.notifications.templates import Templates
 from rcommerce.plugins.providers import Event, NotificationMessage, SendResult
@@ -54,12 +57,12 @@ class FakeChannel:
         return SendResult(accepted=True, message_id=f"m-{len(self.sent)}")
 
 
-def _service(db: Database) -> tuple[NotificationService, FakeChannel]:
+def _service(db: Database, reference: ReferenceCache | None = None) -> tuple[NotificationService, FakeChannel]:
     channel = FakeChannel()
     clock = FrozenClock(datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
     service = NotificationService(
         db, clock, JobQueue(clock), Templates(globals={"company_name": "ACME", "support_email": "help@acme.test"}),
-        {"fake": channel},
+        {"fake": channel}, reference=reference,
     )  # fmt: skip
     service.register_jobs()
     return service, channel
@@ -111,6 +114,29 @@ async def test_rule_queues_renders_and_sends(db: Database) -> None:
     assert [n.id for n in await service.list_notifications(status="sent", channel="fake", limit=100)].count(
         notification_id
     ) == 1
+
+
+async def test_memoised_rules_follow_their_writers(db: Database) -> None:
+    shared = MemoryCache()
+    service, _ = _service(db, ReferenceCache(shared))
+    other_process, _ = _service(db, ReferenceCache(shared))
+    event_type = _type()
+    assert await service.handle_event(_order(event_type)) == []  # memoises the rules without this one
+    rule = await other_process.create_rule(
+        event_type=event_type, template="order_confirmation", channel="fake", recipient="{{ email }}"
+    )
+    assert len(await service.handle_event(_order(event_type))) == 1  # the create bumped the generation
+    async with db.transaction() as session:  # a write behind the services' back is not seen ...
+        session.add(
+            NotificationRuleRow(
+                id=f"nrl_{uuid.uuid4().hex[:20]}", event_type=event_type, template="order_confirmation",
+                channel="fake", recipient="{{ email }}", created_at=datetime(2026, 6, 1, tzinfo=UTC),
+            )
+        )  # fmt: skip
+    assert len(await service.handle_event(_order(event_type))) == 1
+    await other_process.delete_rule(rule.id)  # ... until a writer bumps the generation
+    [created] = await service.handle_event(_order(event_type))
+    assert (await service.get_notification(created)).rule_id != rule.id
 
 
 async def test_transient_failures_retry_then_fail_and_can_be_retried(db: Database) -> None:

@@ -248,6 +248,18 @@ async def test_cancel_releases_stock_and_voids_authorization(world: World) -> No
     assert bad.reason.name == "VALIDATION_FAILED"
 
 
+async def test_placement_with_an_unknown_payment_places_nothing(world: World) -> None:
+    payment = await world.pay(3000)
+    missing = "pay_01JA9ZQ3K8M0Q4XH7D2V5C6B8N"
+    error = await _error(world.base.place_simple(total=3000, payment_ids=[payment, missing]))
+    assert error.reason.name == "PAYMENT_NOT_FOUND" and error.metadata["payment"] == f"payments/{missing}"
+    assert (await world.payment(payment)).target == "carts/cart_01JA9ZQ3K8M0Q4XH7D2V5C6B8N"  # rolled back
+    placed = await world.base.place_simple(total=3000, payment_ids=[payment, payment])
+    assert (await world.payment(payment)).target == placed.name
+    order = await world.orders.get_order(STAFF, placed.name)
+    assert list(order.payments) == [f"payments/{payment}"] and order.payment_status == O.ORDER_PAYMENT_STATUS_PAID
+
+
 async def test_cancel_refunds_a_captured_payment_and_shipped_orders_refuse(world: World) -> None:
     payment = await world.pay(3000)
     placed = await world.base.place_simple(total=3000, payment_ids=[payment])

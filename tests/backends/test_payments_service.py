@@ -485,3 +485,73 @@ async def test_old_idempotency_keys_are_forgotten(env: Env) -> None:
     assert await env.service.forget_old_keys() >= 1
     again = await env.create(key=key)  # a new request now
     assert again.name != first.name and env.counting.calls["initiate"] == 2
+
+
+async def _locked(env: Env, payment: P.Payment, lock_key: str) -> None:
+    """Leave ``payment`` locked for ``lock_key`` now, as an operation that died would."""
+    async with env.db.transaction() as s:
+        row = await s.get(PaymentRow, payment.name.removeprefix("payments/"), with_for_update=True)
+        assert row is not None
+        row.lock_key, row.locked_at = lock_key, env.clock.now()
+
+
+async def test_an_operation_locks_a_free_payment_its_own_lock_or_a_stale_one(env: Env) -> None:
+    held = await env.create(capture="manual")
+    await _locked(env, held, "other-operation")
+    refused = P.CapturePaymentRequest(name=held.name, idempotency_key=f"x-{held.name}")
+    with pytest.raises(DomainError) as err:
+        await env.service.capture(refused)
+    assert err.value.reason.name == "PAYMENT_OPERATION_IN_PROGRESS"
+    env.clock.advance(seconds=PaymentSettingsView().lock_timeout_s)  # the lock is stale now: taken over
+    taken = await env.service.capture(P.CapturePaymentRequest(name=held.name, idempotency_key=f"y-{held.name}"))
+    assert taken.status == _status("succeeded")
+    own = await env.create(capture="manual")
+    await _locked(env, own, f"z-{own.name}")  # the same key resumes under its own lock
+    resumed = await env.service.capture(P.CapturePaymentRequest(name=own.name, idempotency_key=f"z-{own.name}"))
+    assert resumed.status == _status("succeeded")
+    invalid = await env.create(capture="manual")
+    await _locked(env, invalid, "other-operation")  # a refusal of the request comes before the lock
+    with pytest.raises(DomainError) as err:
+        await env.service.refund(
+            P.RefundPaymentRequest(name=invalid.name, amount=1, idempotency_key="r-" + invalid.name)
+        )
+    assert err.value.reason.name != "PAYMENT_OPERATION_IN_PROGRESS"
+    async with env.db.read() as s:
+        rows = {r.id: r for r in await s.scalars(select(PaymentRow).where(PaymentRow.id.in_(
+            [p.name.removeprefix("payments/") for p in (held, own, invalid)])))}  # fmt: skip
+    locks = {pid: (r.lock_key, r.locked_at is None) for pid, r in rows.items()}
+    assert locks == {
+        held.name.removeprefix("payments/"): ("", True), own.name.removeprefix("payments/"): ("", True),
+        invalid.name.removeprefix("payments/"): ("other-operation", False),
+    }  # fmt: skip
+    assert env.counting.calls["capture"] == 2 and env.counting.calls["refund"] == 0
+
+
+async def test_capture_then_runs_in_the_transaction_that_applies_the_capture(env: Env) -> None:
+    auth = await env.create(capture="manual")
+    seen: list[tuple[str, int, list[str]]] = []
+
+    async def then(s: Any, row: PaymentRow) -> None:
+        ledger = await s.scalars(
+            select(PaymentTransactionRow.kind).where(PaymentTransactionRow.payment_id == row.id)
+            .order_by(PaymentTransactionRow.seq)
+        )  # fmt: skip
+        seen.append((row.status, row.amount_captured, list(ledger)))
+
+    request = P.CapturePaymentRequest(name=auth.name, idempotency_key=f"c-{auth.name}")
+    done = await env.service.capture(request, then=then)
+    assert seen == [("succeeded", 9999, ["initiate", "capture"])]
+    assert await env.service.capture(request, then=then) == done  # a replay: no second call
+    assert len(seen) == 1
+
+    async def fails(s: Any, row: PaymentRow) -> None:
+        raise RuntimeError("what depends on the payment failed")
+
+    other = await env.create(capture="manual")
+    with pytest.raises(RuntimeError):
+        await env.service.capture(
+            P.CapturePaymentRequest(name=other.name, idempotency_key=f"c-{other.name}"), then=fails
+        )
+    after = await env.service.get_payment(other.name)  # the capture was not recorded: one transaction
+    assert after.status == _status("authorized") and [t.kind for t in after.transactions] == ["initiate"]
+    assert await env.events(other) == ["payment.created", "payment.authorized"]

@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from rcommerce.events.signing import verify_standard
 from tests.api.test_server_process import _env, _free_port, _wait_ready
-from tests.backends._events_db import _ensure_database
 from tests.conftest import database_url, fresh_database, requested_databases
 
 SECRET = "whsec_process_test_secret"
@@ -247,7 +246,6 @@ SERVER_DATABASES = [name for name in requested_databases() if name in ("postgres
 
 async def _fresh_process_database(name: str, tmp_path: Path) -> str:
     base = make_url(database_url(name, tmp_path))
-    await _ensure_database(base.render_as_string(hide_password=False), "rc_webhook_proc")
     url = base.set(database="rc_webhook_proc").render_as_string(hide_password=False)
     db = await fresh_database(url)  # drops what an earlier run left, then migrates
     await db.dispose()

@@ -48,3 +48,11 @@ def test_ids_are_prefixed_and_sort_by_time() -> None:
     assert early < late
     assert id_prefix(early) == "prod" and len(early) == 31
     assert id_prefix("prod_short") is None and id_prefix("products/prod_x") is None
+
+
+def test_an_id_spells_its_time_and_random_bits_in_crockford_base32(monkeypatch: pytest.MonkeyPatch) -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    monkeypatch.setattr("rcommerce.ids.secrets.randbits", lambda bits: (1 << bits) - 2)
+    value = (int(at.timestamp() * 1000) << 80) | ((1 << 80) - 2)
+    digits = "".join("0123456789ABCDEFGHJKMNPQRSTVWXYZ"[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+    assert new_id("ord", at) == f"ord_{digits}" and digits.endswith("ZZY")

@@ -40,14 +40,10 @@ LINKS = Links("https://shop.example")
 
 
 class _Outbox:
-    """What ``record_event`` needs of a session: ``add`` and ``info``."""
+    """What ``record_event`` needs of a session: ``info``."""
 
     def __init__(self) -> None:
         self.info: dict[str, Any] = {}
-        self.added: list[Any] = []
-
-    def add(self, obj: Any) -> None:
-        self.added.append(obj)
 
 
 def _event(type_: str, subject: str, message: Any, **extra: Any) -> Event:

@@ -18,7 +18,7 @@ from rcommerce.domain.carts.errors import (
     CART_TOKEN_REQUIRED,
     CartError,
 )
-from rcommerce.domain.carts.models import CartRow
+from rcommerce.domain.carts.state import CartView
 
 __all__ = ["check_access", "hash_token", "new_token"]
 
@@ -34,7 +34,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def check_access(cart: CartRow, principal: Principal, token: str) -> None:
+def check_access(cart: CartView, principal: Principal, token: str) -> None:
     """Raise unless ``principal`` (with ``token``) may reach ``cart``."""
     if principal.is_staff:
         return

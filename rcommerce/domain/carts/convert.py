@@ -11,7 +11,7 @@ from typing import Any
 
 from rcommerce.addresses import address_from_db, address_to_db
 from rcommerce.addresses import provider_address as destination
-from rcommerce.domain.carts.models import CartLineRow, CartRow
+from rcommerce.domain.carts.state import CartView, LineState
 from rcommerce.domain.pricing.assembly import PricingResult
 from rcommerce.gen.v1 import carts_pb2
 from rcommerce.timestamps import to_timestamp
@@ -36,13 +36,13 @@ def quote_message(quote: Any) -> carts_pb2.ShippingOption:
     )  # fmt: skip
 
 
-def _status(cart: CartRow, now: datetime) -> carts_pb2.CartStatus:
+def _status(cart: CartView, now: datetime) -> carts_pb2.CartStatus:
     if cart.status == "converted":
         return carts_pb2.CART_STATUS_CONVERTED
     return carts_pb2.CART_STATUS_EXPIRED if now >= cart.expires_at else carts_pb2.CART_STATUS_ACTIVE
 
 
-def cart_message(cart: CartRow, lines: Sequence[CartLineRow], priced: PricingResult, now: datetime) -> carts_pb2.Cart:
+def cart_message(cart: CartView, lines: Sequence[LineState], priced: PricingResult, now: datetime) -> carts_pb2.Cart:
     """The API view of a cart with every figure from ``priced``."""
     b = priced.breakdown
     by_line = {line.line_id: line for line in b.lines}

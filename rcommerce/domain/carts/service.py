@@ -44,6 +44,7 @@ from rcommerce.domain.carts.errors import (
 )
 from rcommerce.domain.carts.models import CartLineRow, CartRow
 from rcommerce.domain.carts.sellable import sellable_variant
+from rcommerce.domain.carts.state import CartView, LineState, load_cart, load_lines
 from rcommerce.domain.catalog import repository as catalog
 from rcommerce.domain.catalog._base import GENERATION_KEY
 from rcommerce.domain.customers.directory import CustomerDirectory, CustomerProfile
@@ -154,10 +155,14 @@ class CartService:
             return (await self._price_row(s, cart)).cart
 
     async def price(self, session: AsyncSession, cart_id: str) -> PricedCart:
-        """Every figure of ``cart_id`` in the caller's transaction (for checkout)."""
-        cart = await session.get(CartRow, cart_id)
+        """Every figure of ``cart_id`` in the caller's transaction."""
+        cart = await load_cart(session, cart_id)
         if cart is None:
             raise _not_found(cart_id)
+        return await self._price_row(session, cart)
+
+    async def price_cart(self, session: AsyncSession, cart: CartView) -> PricedCart:
+        """Every figure of ``cart``, read in the caller's transaction (for checkout)."""
         return await self._price_row(session, cart)
 
     # -- create, update, delete ----------------------------------------------------------
@@ -350,7 +355,9 @@ class CartService:
                 quotes = await self._pricing.shipping.quote(s, request, carriers=carriers)
             return [convert.quote_message(q) for q in sorted(quotes, key=lambda q: (q.amount, q.display_name))]
         raise CartError(
-            CART_CHANGED, f"Cart carts/{cart_id} kept changing while shipping was quoted; retry.", cart=f"carts/{cart_id}"
+            CART_CHANGED,
+            f"Cart carts/{cart_id} kept changing while shipping was quoted; retry.",
+            cart=f"carts/{cart_id}",
         )
 
     async def _shipment(
@@ -526,7 +533,7 @@ class CartService:
             )
         return region
 
-    async def _customer(self, s: AsyncSession, row: CartRow) -> CustomerProfile | None:
+    async def _customer(self, s: AsyncSession, row: CartView) -> CustomerProfile | None:
         return await self._customers.get(s, row.customer_id) if row.customer_id else None
 
     async def _variant(
@@ -596,16 +603,18 @@ class CartService:
                     convert.address_to_db(cart.billing_address) if cart.HasField("billing_address") else None
                 )
 
-    async def _context(self, s: AsyncSession, row: CartRow) -> tuple[PricingContext, list[CartLine]]:
+    async def _context(self, s: AsyncSession, row: CartView) -> tuple[PricingContext, list[CartLine]]:
         ctx, lines, _ = await self._context_rows(s, row)
         return ctx, lines
 
     async def _context_rows(
-        self, s: AsyncSession, row: CartRow
-    ) -> tuple[PricingContext, list[CartLine], list[CartLineRow]]:
+        self, s: AsyncSession, row: CartView
+    ) -> tuple[PricingContext, list[CartLine], list[LineState]]:
+        """The pricing context and lines of ``row``; the lines are read with Core, so
+        changes to them must be flushed before."""
         region = await self._region(s, row.region_id)
         customer = await self._customer(s, row)
-        rows = await self._lines(s, row.id)
+        rows = await load_lines(s, row.id)
         products = await self._products(s, sorted({r.product_id for r in rows}))
         lines = [_cart_line(r, products.get(r.product_id)) for r in rows]
         ctx = PricingContext(
@@ -633,7 +642,7 @@ class CartService:
             await self._cache.set(prefix + product.id, product.SerializeToString(), self._catalog_ttl_s)
         return found
 
-    async def _price_row(self, s: AsyncSession, row: CartRow) -> PricedCart:
+    async def _price_row(self, s: AsyncSession, row: CartView) -> PricedCart:
         # Pricing adds and removes no line: the rows read for the context are the rows.
         ctx, lines, rows = await self._context_rows(s, row)
         result = await self._pricing.price(s, ctx, lines)
@@ -641,7 +650,7 @@ class CartService:
         return PricedCart(message, row.id, ctx.region, ctx.customer, tuple(lines), result)
 
 
-def _cart_line(row: CartLineRow, product: catalog_pb2.Product | None) -> CartLine:
+def _cart_line(row: LineState, product: catalog_pb2.Product | None) -> CartLine:
     variant = next((v for v in product.variants if v.id == row.variant_id), None) if product else None
     return CartLine(
         line_id=row.id, product_id=row.product_id, variant_id=row.variant_id, quantity=row.quantity,
@@ -657,5 +666,3 @@ def _cart_line(row: CartLineRow, product: catalog_pb2.Product | None) -> CartLin
         sku=row.sku,
         tax_category=product.tax_category if product else "",
     )  # fmt: skip
-
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rcommerce.cache.base import Cache
+from rcommerce.cache.reference import ReferenceCache
 from rcommerce.clock import Clock
 from rcommerce.config import Settings
 from rcommerce.db.database import Database
@@ -21,13 +22,18 @@ from rcommerce.plugins.manager import ProviderRegistry
 __all__ = ["build_cart_service", "build_pricing_engine"]
 
 
-def build_pricing_engine(clock: Clock, settings: Settings, providers: ProviderRegistry) -> PricingEngine:
+def build_pricing_engine(
+    clock: Clock, settings: Settings, providers: ProviderRegistry, reference: ReferenceCache | None = None
+) -> PricingEngine:
+    """The pricing pipeline; ``reference`` memoises tax zone tables and shipping tables."""
     vat = VatIdChecker(list(providers.vat_validators.values()), clock, cache_days=settings.tax.vat_cache_days)
     return PricingEngine(
         prices=PriceResolver(clock),
         promotions=PromotionEvaluator(clock),
-        tax=TaxCalculator(providers.tax_providers, vat, clock=clock, origin_country=settings.tax.origin_country),
-        shipping=ShippingQuoter(clock, providers.shipping_carriers, settings.shipping),
+        tax=TaxCalculator(
+            providers.tax_providers, vat, clock=clock, origin_country=settings.tax.origin_country, reference=reference
+        ),
+        shipping=ShippingQuoter(clock, providers.shipping_carriers, settings.shipping, reference),
         default_tax_provider=settings.tax.default_provider,
     )
 
@@ -39,19 +45,21 @@ def build_cart_service(
     providers: ProviderRegistry,
     pricing: PricingEngine | None = None,
     cache: Cache | None = None,
+    reference: ReferenceCache | None = None,
 ) -> CartService:
+    """The cart service; ``cache`` keeps products, ``reference`` regions, tax and shipping tables."""
     inventory = settings.inventory
     return CartService(
         db,
         clock,
-        regions=RegionDirectory(),
+        regions=RegionDirectory(reference),
         customers=CustomerDirectory(clock),
         stock=Stock(
             clock,
             low_stock_threshold=inventory.low_stock_threshold,
             reservation_timeout_minutes=inventory.reservation_timeout_minutes,
         ),
-        pricing=pricing or build_pricing_engine(clock, settings, providers),
+        pricing=pricing or build_pricing_engine(clock, settings, providers, reference),
         ttl_days=settings.carts.ttl_days,
         cache=cache,
         catalog_ttl_s=settings.cache.catalog_ttl_s,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rcommerce.domain.checkout.attempts import AttemptState
 from rcommerce.domain.checkout.models import CheckoutAttemptRow
 from rcommerce.gen.v1 import checkout_pb2, payments_pb2
 from rcommerce.timestamps import to_timestamp
@@ -20,7 +21,9 @@ def checkout_name(cart_id: str) -> str:
     return f"carts/{cart_id}/checkout"
 
 
-def checkout_message(row: CheckoutAttemptRow, payment: payments_pb2.Payment | None) -> checkout_pb2.Checkout:
+def checkout_message(
+    row: CheckoutAttemptRow | AttemptState, payment: payments_pb2.Payment | None
+) -> checkout_pb2.Checkout:
     """The checkout of ``row``; ``payment`` (when given and waiting for the customer)
     supplies the required action."""
     message = checkout_pb2.Checkout(

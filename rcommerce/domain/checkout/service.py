@@ -46,6 +46,7 @@ from rcommerce.clock import Clock
 from rcommerce.config import CheckoutSettings
 from rcommerce.db.database import Database
 from rcommerce.domain.carts import convert as cart_convert
+from rcommerce.domain.carts import state as cart_state
 from rcommerce.domain.carts.access import check_access
 from rcommerce.domain.carts.errors import (
     CART_CONVERTED,
@@ -56,7 +57,9 @@ from rcommerce.domain.carts.errors import (
 )
 from rcommerce.domain.carts.models import CartRow
 from rcommerce.domain.carts.service import CartService, PricedCart
-from rcommerce.domain.checkout import convert
+from rcommerce.domain.carts.state import CartView
+from rcommerce.domain.checkout import attempts, convert
+from rcommerce.domain.checkout.attempts import AttemptState
 from rcommerce.domain.checkout.errors import (
     CHECKOUT_CART_EMPTY,
     CHECKOUT_EMAIL_REQUIRED,
@@ -74,6 +77,7 @@ from rcommerce.domain.inventory.errors import INSUFFICIENT_INVENTORY
 from rcommerce.domain.inventory.stock import Stock
 from rcommerce.domain.orders.placement import OrderPlacement, PlacementRequest
 from rcommerce.domain.payments.errors import IDEMPOTENCY_KEY_REUSED, PaymentError
+from rcommerce.domain.payments.records import PaymentRecord
 from rcommerce.domain.payments.rules import PaymentState
 from rcommerce.domain.payments.service import PaymentService
 from rcommerce.domain.pricing.assembly import PricingContext, PricingEngine
@@ -146,7 +150,7 @@ def _check_key(key: str) -> str:
     return key
 
 
-def _replayed(attempt: CheckoutAttemptRow) -> DomainError:
+def _replayed(attempt: CheckoutAttemptRow | AttemptState) -> DomainError:
     """The stored failure of a completion, raised again for a retry with its key."""
     found = next((r for r in catalogue() if r.name == attempt.failure_reason), None)
     if found is None:
@@ -273,11 +277,11 @@ class CheckoutService:
     ) -> _Plan | _Wait | checkout_pb2.Checkout:
         now = self._clock.now()
         async with self._db.transaction() as s:
-            cart = await s.scalar(select(CartRow).where(CartRow.id == cart_id).with_for_update())
+            cart = await cart_state.load_cart(s, cart_id, lock=True)
             if cart is None:
                 raise CartError(CART_NOT_FOUND, f"Cart carts/{cart_id} does not exist.", cart=f"carts/{cart_id}")
             check_access(cart, principal, request.cart_token)
-            attempt = await self._attempt(s, cart_id, lock=True)
+            attempt = await attempts.locked_attempt(s, cart_id)
             if cart.status == "converted":
                 if attempt is not None and attempt.status == COMPLETED and attempt.order_id == cart.converted_to:
                     return await self._message(attempt, s)  # completing twice: the same order
@@ -306,38 +310,38 @@ class CheckoutService:
                         )  # fmt: skip
                     if attempt.status == FAILED:
                         raise _replayed(attempt)
-            priced = await self._carts.price(s, cart_id)
+            priced = await self._carts.price_cart(s, cart)
             plan = await self._validate(s, cart, priced, request, key)
             resume = attempt is not None and attempt.status == REQUIRES_ACTION and attempt.idempotency_key == key
             if attempt is None:
-                attempt = CheckoutAttemptRow(
+                attempt = AttemptState(
                     id=new_id("chk", now), cart_id=cart_id, status=AUTHORIZING, idempotency_key=key, request_hash=digest,
                     gateway=plan.gateway, payment_id="", order_id="", order_number="", amount=plan.amount,
                     currency_code=plan.currency, failure_reason="", failure_message="", attempts=1, lock_key=key,
                     locked_at=now, created_at=now, updated_at=now,
                 )  # fmt: skip
-                s.add(attempt)
+                await attempts.insert_attempt(s, attempt)
             else:
-                if attempt.idempotency_key != key:
-                    attempt.attempts += 1
-                    attempt.payment_id = ""
-                attempt.status, attempt.idempotency_key, attempt.request_hash = AUTHORIZING, key, digest
-                attempt.gateway, attempt.amount, attempt.currency_code = plan.gateway, plan.amount, plan.currency
-                attempt.failure_reason, attempt.failure_message = "", ""
-                attempt.lock_key, attempt.locked_at, attempt.updated_at = key, now, now
+                # A new key is a new completion of the cart: counted, and its payment is yet to come.
+                again = {} if attempt.idempotency_key == key else {"attempts": attempt.attempts + 1, "payment_id": ""}
+                attempt = await attempts.update_attempt(
+                    s, attempt, **again, status=AUTHORIZING, idempotency_key=key, request_hash=digest,
+                    gateway=plan.gateway, amount=plan.amount, currency_code=plan.currency, failure_reason="",
+                    failure_message="", lock_key=key, locked_at=now, updated_at=now,
+                )  # fmt: skip
             return _Plan(
                 attempt.id, cart_id, key, plan.gateway, plan.amount, plan.currency, plan.email, plan.customer_id,
                 plan.automatic_capture, attempt.payment_id if resume else "", priced, cart.version,
             )  # fmt: skip
 
-    def _lease_held(self, attempt: CheckoutAttemptRow, now: datetime) -> bool:
+    def _lease_held(self, attempt: CheckoutAttemptRow | AttemptState, now: datetime) -> bool:
         locked = attempt.locked_at
         return locked is not None and now - locked < timedelta(seconds=self.settings.lease_timeout_s)
 
     async def _validate(
         self,
         s: AsyncSession,
-        cart: CartRow,
+        cart: CartView,
         priced: PricedCart,
         request: checkout_pb2.CompleteCheckoutRequest,
         key: str,
@@ -359,8 +363,11 @@ class CheckoutService:
                 raise CheckoutError(
                     CHECKOUT_SHIPPING_OPTION_REQUIRED, f"Cart {name} has no selected shipping option.", cart=name
                 )
-            # The stored quote must still be valid (SHIPPING_QUOTE_NOT_FOUND/EXPIRED) ...
-            quote = await self._pricing.shipping.get_quote(s, cart.shipping_quote_id, cart_id=cart.id)
+            # The stored quote must still be valid (SHIPPING_QUOTE_NOT_FOUND/EXPIRED): pricing
+            # kept it when it was; otherwise reading it again raises why ...
+            quote = priced.pricing.quote
+            if quote is None or quote.id != cart.shipping_quote_id:
+                quote = await self._pricing.shipping.get_quote(s, cart.shipping_quote_id, cart_id=cart.id)
             # ... and re-quoting it now on the server must give the same amount.
             ctx = PricingContext(
                 cart_id=cart.id, region=priced.region, customer=priced.customer, coupon_codes=tuple(cart.coupon_codes),
@@ -451,15 +458,15 @@ class CheckoutService:
         payment_id = payment.name.removeprefix("payments/")
         now = self._clock.now()
         async with self._db.transaction() as s:
-            cart = await s.scalar(select(CartRow).where(CartRow.id == plan.cart_id).with_for_update())
-            attempt = await self._attempt(s, plan.cart_id, lock=True)
+            cart = await cart_state.load_cart(s, plan.cart_id, lock=True)
+            attempt = await attempts.locked_attempt(s, plan.cart_id)
             if cart is None or attempt is None or attempt.lock_key != plan.key or cart.status != "active":
                 raise CheckoutError(
                     CHECKOUT_IN_PROGRESS, f"carts/{plan.cart_id} changed hands while its payment was authorized.",
                     cart=f"carts/{plan.cart_id}",
                 )  # fmt: skip
             same = plan.priced is not None and cart.version == plan.cart_version
-            priced = plan.priced if same and plan.priced is not None else await self._carts.price(s, plan.cart_id)
+            priced = plan.priced if same and plan.priced is not None else await self._carts.price_cart(s, cart)
             total = priced.pricing.breakdown.totals.total
             if total != payment.amount or priced.region.currency_code != payment.currency_code:
                 raise CheckoutError(
@@ -474,13 +481,13 @@ class CheckoutService:
                     metadata={"cart": f"carts/{plan.cart_id}", "checkout": attempt.id},
                 ),
             )  # fmt: skip
-            cart.status, cart.converted_to = "converted", placed.id
-            cart.version += 1
-            cart.updated_at = now
-            attempt.status, attempt.payment_id, attempt.order_id = COMPLETED, payment_id, placed.id
-            attempt.order_number = placed.number
-            attempt.lock_key, attempt.locked_at, attempt.updated_at = "", None, now
-            await s.flush()
+            await cart_state.mark_converted(s, cart, placed.id, now)
+            attempt = await attempts.update_attempt(
+                s, attempt, status=COMPLETED, payment_id=payment_id, order_id=placed.id, order_number=placed.number,
+                lock_key="", locked_at=None, updated_at=now,
+            )  # fmt: skip
+            # Every event of the placement and these two are written together at commit
+            # (one INSERT where the database can).
             cart_message = priced.cart
             cart_message.status = carts_pb2.CART_STATUS_CONVERTED
             record_event(s, "cart.converted", cart_message.name, cart_message, now, order=placed.name)
@@ -489,18 +496,28 @@ class CheckoutService:
             return message
 
     async def _capture(self, payment_id: str, order_id: str) -> None:
-        """Automatic capture after the order committed, then the order's payment status is
-        derived again (paid). A failure leaves the order with an authorized payment that
-        staff capture later; it never undoes the order."""
+        """Automatic capture after the order committed; the order's payment status is
+        derived again (paid) in the transaction that records the capture. A failure leaves
+        the order with an authorized payment that staff capture later; it never undoes the
+        order."""
+        orders = self._placement.repository
+        refreshed = False
+
+        async def refresh(s: AsyncSession, _payment: PaymentRecord) -> None:
+            nonlocal refreshed
+            await orders.refresh_after_capture(s, order_id)
+            refreshed = True
+
         try:
             await self._payments.capture(
                 payments_pb2.CapturePaymentRequest(
                     name=f"payments/{payment_id}", idempotency_key=f"chk-cap:{payment_id}"
-                )
+                ),
+                then=refresh,
             )
-            orders = self._placement.repository
-            async with self._db.transaction() as s:
-                await orders.refresh_statuses(s, await orders.load(s, order_id, lock=True))
+            if not refreshed:  # a replayed capture: its own transaction, as it was then
+                async with self._db.transaction() as s:
+                    await orders.refresh_after_capture(s, order_id)
         except DomainError as exc:
             log.warning("automatic capture of %s failed: %s %s", payment_id, exc.reason.name, exc)
 
@@ -553,7 +570,9 @@ class CheckoutService:
         query = select(CheckoutAttemptRow).where(CheckoutAttemptRow.cart_id == cart_id)
         return await s.scalar(query.with_for_update() if lock else query)
 
-    async def _message(self, attempt: CheckoutAttemptRow, s: AsyncSession | None = None) -> checkout_pb2.Checkout:
+    async def _message(
+        self, attempt: CheckoutAttemptRow | AttemptState, s: AsyncSession | None = None
+    ) -> checkout_pb2.Checkout:
         payment = None
         if attempt.payment_id and attempt.status == REQUIRES_ACTION:
             payment = await self._payments.get_payment(f"payments/{attempt.payment_id}")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rcommerce.api.servicers.checkout import CheckoutServicer
+from rcommerce.cache.reference import ReferenceCache
 from rcommerce.clock import Clock
 from rcommerce.config import Settings
 from rcommerce.db.database import Database
@@ -39,13 +40,13 @@ class CheckoutServices:
 
 def build_checkout(
     db: Database, clock: Clock, settings: Settings, providers: ProviderRegistry, carts: CartService,
-    payments: PaymentService, queue: JobQueue | None = None,
+    payments: PaymentService, queue: JobQueue | None = None, reference: ReferenceCache | None = None,
 ) -> CheckoutServices:  # fmt: skip
     """The service, and the reconciler's every-minute job registered on ``queue``."""
     inventory = settings.inventory
     service = CheckoutService(
         db, clock, carts=carts, payments=payments, placement=build_order_placement(clock, settings, providers),
-        pricing=build_pricing_engine(clock, settings, providers),
+        pricing=build_pricing_engine(clock, settings, providers, reference),
         stock=Stock(clock, low_stock_threshold=inventory.low_stock_threshold,
                     reservation_timeout_minutes=inventory.reservation_timeout_minutes),
         settings=settings.checkout,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,6 +60,16 @@ def new_customer_row(email: str, now: datetime, *, is_guest: bool) -> CustomerRo
     )
 
 
+_PROFILE_BY_EMAIL = (
+    select(
+        CustomerRow.id, CustomerRow.email, CustomerRow.tax_exempt, CustomerRow.vat_id, CustomerRow.orders_count,
+        CustomerRow.is_guest, CustomerRow.created_at, CustomerGroupMemberRow.customer_group_id,
+    )
+    .outerjoin(CustomerGroupMemberRow, CustomerGroupMemberRow.customer_id == CustomerRow.id)
+    .where(CustomerRow.email == bindparam("email"))
+)  # fmt: skip
+
+
 class CustomerDirectory:
     """Look-ups of customers for other contexts, plus find-or-create of guests."""
 
@@ -80,23 +90,23 @@ class CustomerDirectory:
         row: the loser of the insert race reads the winner's row.
         """
         normalized = normalize_email(email, field="email")
-        row = await self._by_email(session, normalized)
-        if row is None:
-            now = self._clock.now()
-            row = new_customer_row(normalized, now, is_guest=True)
-            try:
-                async with session.begin_nested():
-                    session.add(row)
-                    await session.flush()
-            except IntegrityError:
-                existing = await self._by_email(session, normalized)
-                if existing is None:
-                    raise
-                row = existing
-            else:
-                message = customer_to_proto(row, ())
-                record_event(session, "customer.created", message.name, message, now)
-        return await self._profile(session, row)
+        found = await self._profile_by_email(session, normalized)
+        if found is not None:
+            return found
+        now = self._clock.now()
+        row = new_customer_row(normalized, now, is_guest=True)
+        try:
+            async with session.begin_nested():
+                session.add(row)
+                await session.flush()
+        except IntegrityError:
+            found = await self._profile_by_email(session, normalized)
+            if found is None:
+                raise
+            return found
+        message = customer_to_proto(row, ())
+        record_event(session, "customer.created", message.name, message, now)
+        return _profile_of(row, frozenset())  # a customer created just now is in no group
 
     async def record_order(self, session: AsyncSession, customer_id: str) -> None:
         """Count one placed order for the customer (atomic increment; promotions read
@@ -106,22 +116,39 @@ class CustomerDirectory:
         )
 
     @staticmethod
-    async def _by_email(session: AsyncSession, email: str) -> CustomerRow | None:
-        result = await session.execute(select(CustomerRow).where(CustomerRow.email == email))
-        return result.scalar_one_or_none()
+    async def _profile_by_email(session: AsyncSession, email: str) -> CustomerProfile | None:
+        """The customer with ``email`` and its groups, in one statement (a row per group)."""
+        rows = (await session.execute(_PROFILE_BY_EMAIL, {"email": email})).all()
+        if not rows:
+            return None
+        first = rows[0]
+        return CustomerProfile(
+            id=first.id,
+            email=first.email,
+            group_ids=frozenset(r.customer_group_id for r in rows if r.customer_group_id is not None),
+            tax_exempt=first.tax_exempt,
+            vat_id=first.vat_id,
+            orders_count=first.orders_count,
+            is_guest=first.is_guest,
+            created_at=first.created_at,
+        )
 
     @staticmethod
     async def _profile(session: AsyncSession, row: CustomerRow) -> CustomerProfile:
         groups = await session.execute(
             select(CustomerGroupMemberRow.customer_group_id).where(CustomerGroupMemberRow.customer_id == row.id)
         )
-        return CustomerProfile(
-            id=row.id,
-            email=row.email,
-            group_ids=frozenset(groups.scalars().all()),
-            tax_exempt=row.tax_exempt,
-            vat_id=row.vat_id,
-            orders_count=row.orders_count,
-            is_guest=row.is_guest,
-            created_at=row.created_at,
-        )
+        return _profile_of(row, frozenset(groups.scalars().all()))
+
+
+def _profile_of(row: CustomerRow, group_ids: frozenset[str]) -> CustomerProfile:
+    return CustomerProfile(
+        id=row.id,
+        email=row.email,
+        group_ids=group_ids,
+        tax_exempt=row.tax_exempt,
+        vat_id=row.vat_id,
+        orders_count=row.orders_count,
+        is_guest=row.is_guest,
+        created_at=row.created_at,
+    )

@@ -13,14 +13,15 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, Table, func, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, case, func, select, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rcommerce.db.capabilities import update_returning
 from rcommerce.domain.catalog.errors import VARIANT_NOT_FOUND
 from rcommerce.domain.catalog.models import VariantRow
 from rcommerce.domain.inventory import convert, levels
@@ -68,11 +69,106 @@ async def variant_infos(session: AsyncSession, variant_ids: Collection[str]) -> 
     return {r[0]: VariantInfo(r[0], r[1], r[2] or "", bool(r[3]), r[4], int(r[5])) for r in rows}
 
 
+@dataclass(frozen=True, slots=True)
+class StockTotals:
+    """A variant's levels summed: over active locations, and whether it has any level."""
+
+    on_hand: int
+    reserved: int
+    #: Levels at active locations; 0 with ``levels`` > 0: stock only at inactive ones.
+    active_levels: int
+    levels: int
+
+
+_ACTIVE = StockLocationRow.is_active.is_(True)
+#: Each variant with its levels summed, in one statement (variants without levels: zeros).
+_VARIANTS_WITH_TOTALS = (
+    select(
+        VariantRow.id, VariantRow.product_id, VariantRow.sku, VariantRow.manage_inventory,
+        VariantRow.inventory_policy, VariantRow.inventory_quantity,
+        func.sum(case((_ACTIVE, InventoryLevelRow.on_hand), else_=0)),
+        func.sum(case((_ACTIVE, InventoryLevelRow.reserved), else_=0)),
+        func.sum(case((_ACTIVE, 1), else_=0)),
+        func.count(InventoryLevelRow.location_id),
+    )
+    .select_from(VariantRow)
+    .outerjoin(
+        InventoryLevelRow.__table__.join(StockLocationRow, StockLocationRow.id == InventoryLevelRow.location_id),
+        InventoryLevelRow.variant_id == VariantRow.id,
+    )
+    .where(VariantRow.id.in_(bindparam("variant_ids", expanding=True)))
+    .group_by(
+        VariantRow.id, VariantRow.product_id, VariantRow.sku, VariantRow.manage_inventory,
+        VariantRow.inventory_policy, VariantRow.inventory_quantity,
+    )
+)  # fmt: skip
+
+
+async def variant_totals(
+    session: AsyncSession, variant_ids: Collection[str]
+) -> dict[str, tuple[VariantInfo, StockTotals]]:
+    """:func:`variant_infos` with each variant's levels summed, in one statement."""
+    if not variant_ids:
+        return {}
+    rows = await session.execute(_VARIANTS_WITH_TOTALS, {"variant_ids": list(variant_ids)})
+    return {
+        r[0]: (
+            VariantInfo(r[0], r[1], r[2] or "", bool(r[3]), r[4], int(r[5])),
+            StockTotals(int(r[6] or 0), int(r[7] or 0), int(r[8] or 0), int(r[9] or 0)),
+        )
+        for r in rows
+    }
+
+
+class Level(NamedTuple):
+    """One inventory level as read (a plain row: changing it changes nothing)."""
+
+    variant_id: str
+    location_id: str
+    on_hand: int
+    reserved: int
+
+
+#: A level's columns, then its location's active flag.
+_LEVEL_COLUMNS = (
+    InventoryLevelRow.variant_id, InventoryLevelRow.location_id, InventoryLevelRow.on_hand, InventoryLevelRow.reserved,
+    StockLocationRow.is_active,
+)  # fmt: skip
+_VARIANT = select(
+    VariantRow.id, VariantRow.product_id, VariantRow.sku, VariantRow.manage_inventory, VariantRow.inventory_policy,
+    VariantRow.inventory_quantity,
+).where(VariantRow.id == bindparam("variant_id"))  # fmt: skip
+#: The variant and its levels in one statement: one row per level, or one with NULL
+#: level columns when the variant has none.
+_VARIANT_LEVELS = (
+    select(*_VARIANT.selected_columns, *_LEVEL_COLUMNS)
+    .outerjoin(InventoryLevelRow, InventoryLevelRow.variant_id == VariantRow.id)
+    .outerjoin(StockLocationRow, StockLocationRow.id == InventoryLevelRow.location_id)
+    .where(VariantRow.id == bindparam("variant_id"))
+    .order_by(StockLocationRow.is_default.desc(), InventoryLevelRow.location_id)
+)
+
+
+def _variant_not_found(variant_id: str) -> InventoryError:
+    return InventoryError(VARIANT_NOT_FOUND, f"Variant {variant_id} does not exist.", variantId=variant_id)
+
+
 async def variant_info(session: AsyncSession, variant_id: str) -> VariantInfo:
-    found = (await variant_infos(session, [variant_id])).get(variant_id)
-    if found is None:
-        raise InventoryError(VARIANT_NOT_FOUND, f"Variant {variant_id} does not exist.", variantId=variant_id)
-    return found
+    r = (await session.execute(_VARIANT, {"variant_id": variant_id})).first()
+    if r is None:
+        raise _variant_not_found(variant_id)
+    return VariantInfo(r[0], r[1], r[2] or "", bool(r[3]), r[4], int(r[5]))
+
+
+async def variant_levels(session: AsyncSession, variant_id: str) -> tuple[VariantInfo, list[tuple[Level, bool]]]:
+    """:func:`variant_info` and :func:`level_rows` of one variant, in one statement."""
+    rows = (await session.execute(_VARIANT_LEVELS, {"variant_id": variant_id})).all()
+    if not rows:
+        raise _variant_not_found(variant_id)
+    r = rows[0]
+    info = VariantInfo(r[0], r[1], r[2] or "", bool(r[3]), r[4], int(r[5]))
+    found = [(Level(r[6], r[7], int(r[8]), int(r[9])), bool(r[10])) for r in rows if r[6] is not None]
+    return info, found
 
 
 async def get_location(session: AsyncSession, location_id: str, *, require_active: bool = False) -> StockLocationRow:
@@ -194,6 +290,45 @@ async def add_reserved(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class LevelUpdate:
+    """The outcome of one conditional level UPDATE."""
+
+    done: bool
+    #: (on_hand, reserved) of the level after the update, read under the UPDATE's row
+    #: lock; None when refused.
+    after: tuple[int, int] | None = None
+
+
+async def add_reserved_returning(
+    session: AsyncSession, variant_id: str, location_id: str, quantity: int, *, guarded: bool, now: datetime
+) -> LevelUpdate:
+    """:func:`add_reserved` that also tells the level after it: in the same statement
+    where the database can, else read back under the row lock the UPDATE took."""
+    if not update_returning(session):
+        if not await add_reserved(session, variant_id, location_id, quantity, guarded=guarded, now=now):
+            return LevelUpdate(False)
+        found = (
+            await session.execute(
+                select(InventoryLevelRow.on_hand, InventoryLevelRow.reserved).where(*_level(variant_id, location_id))
+            )
+        ).first()
+        return LevelUpdate(True, None if found is None else (int(found[0]), int(found[1])))
+    where = _level(variant_id, location_id)
+    if guarded:
+        where.append((InventoryLevelRow.on_hand - InventoryLevelRow.reserved) >= quantity)
+    found = (
+        await session.execute(
+            update(InventoryLevelRow)
+            .where(*where)
+            .values(updated_at=now, reserved=InventoryLevelRow.reserved + quantity)
+            .returning(InventoryLevelRow.on_hand, InventoryLevelRow.reserved)
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    return LevelUpdate(False) if found is None else LevelUpdate(True, (int(found[0]), int(found[1])))
+
+
 async def sub_reserved(
     session: AsyncSession, variant_id: str, location_id: str, quantity: int, *, also_on_hand: bool, now: datetime
 ) -> bool:
@@ -230,17 +365,17 @@ async def set_on_hand(
     return int(before or 0), quantity
 
 
-async def level_rows(session: AsyncSession, variant_ids: Collection[str]) -> list[tuple[InventoryLevelRow, bool]]:
+async def level_rows(session: AsyncSession, variant_ids: Collection[str]) -> list[tuple[Level, bool]]:
     """Levels of the variants with their location's active flag."""
     if not variant_ids:
         return []
     rows = await session.execute(
-        select(InventoryLevelRow, StockLocationRow.is_active)
+        select(*_LEVEL_COLUMNS)
         .join(StockLocationRow, StockLocationRow.id == InventoryLevelRow.location_id)
         .where(InventoryLevelRow.variant_id.in_(list(variant_ids)))
         .order_by(StockLocationRow.is_default.desc(), InventoryLevelRow.location_id)
     )
-    return [(level, bool(active)) for level, active in rows]
+    return [(Level(v, loc, int(on_hand), int(reserved)), bool(active)) for v, loc, on_hand, reserved, active in rows]
 
 
 async def available_totals(session: AsyncSession, variant_ids: Collection[str]) -> dict[str, tuple[int, int]]:

@@ -424,6 +424,7 @@ class InventoryService:
                 location_id=location_id,
                 expires_at=expires_at,
             )
+            await s.flush()  # reserve may leave the new reservations pending; get() does not flush
             rows = [await self._reservation(s, i) for i in ids]
             return I.CreateReservationResponse(reservations=[convert.reservation_to_proto(r) for r in rows])
 

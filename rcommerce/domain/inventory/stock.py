@@ -21,8 +21,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rcommerce.clock import Clock
-from rcommerce.domain.inventory import _store, convert
-from rcommerce.domain.inventory._store import DEFAULT_LOCATION_ID, SYSTEM_ACTOR, VariantInfo
+from rcommerce.db.rows import insert_rows
+from rcommerce.domain.inventory import _store, convert, levels
+from rcommerce.domain.inventory._store import DEFAULT_LOCATION_ID, SYSTEM_ACTOR, Level, VariantInfo
 from rcommerce.domain.inventory.errors import (
     INSUFFICIENT_INVENTORY,
     INVALID_CONVERSION,
@@ -59,6 +60,15 @@ class Availability:
         return not self.managed or self.policy == "continue" or quantity <= self.available
 
 
+def _candidates(levels_now: list[tuple[Level, bool]]) -> list[str]:
+    """Active locations holding the variant: the default first, then most available."""
+    rows = [(level, active) for level, active in levels_now if active]
+    rows.sort(
+        key=lambda r: (r[0].location_id != DEFAULT_LOCATION_ID, -(r[0].on_hand - r[0].reserved), r[0].location_id)
+    )
+    return [level.location_id for level, _ in rows]
+
+
 class Stock:
     """Availability and reservations. Every method takes the caller's session and never commits."""
 
@@ -71,17 +81,11 @@ class Stock:
     async def availability(self, session: AsyncSession, variant_ids: Collection[str]) -> dict[str, Availability]:
         """Availability per variant id; unknown variants are absent from the result.
         A tracked variant without levels yet counts its catalog inventory_quantity."""
-        infos = await _store.variant_infos(session, set(variant_ids))
-        totals = await _store.available_totals(session, list(infos))
-        seeded = {
-            level.variant_id for level, _ in await _store.level_rows(session, [i for i in infos if i not in totals])
-        }
         out: dict[str, Availability] = {}
-        for vid, info in infos.items():
-            if vid in totals:
-                on_hand, reserved = totals[vid]
-                available = on_hand - reserved
-            elif vid in seeded:
+        for vid, (info, totals) in (await _store.variant_totals(session, set(variant_ids))).items():
+            if totals.active_levels:
+                available = totals.on_hand - totals.reserved
+            elif totals.levels:
                 available = 0  # levels exist, but only at inactive locations
             else:
                 available = info.quantity
@@ -107,33 +111,41 @@ class Stock:
         sweep release it. A variant whose stock is not tracked needs no hold: ``[]``.
 
         Raises INSUFFICIENT_INVENTORY (requested, available, inventoryPolicy) and changes
-        nothing when policy is deny and not enough is available.
+        nothing when policy is deny and not enough is available. The reservation rows are
+        inserted at once; their events may stay pending in the session until its next flush.
         """
         if quantity <= 0:
             raise invalid("quantity", "must be greater than 0", quantity=quantity)
         if not reference:
             raise invalid("reference", "is required")
         now = self.clock.now()
-        info = await _store.variant_info(session, variant_id)
+        if location_id is None:
+            info, levels_now = await _store.variant_levels(session, variant_id)
+        else:
+            info, levels_now = await _store.variant_info(session, variant_id), []
         if not info.managed:
             return []
+        guarded = info.policy != "continue"
+        # The variant's available units after reserving, when the update told them exactly.
+        available_after: int | None = None
         if location_id is not None:
             await _store.get_location(session, location_id, require_active=True)
-        await _store.ensure_levels(session, info, self.threshold, now)
-        guarded = info.policy != "continue"
-        if location_id is not None:
+            await _store.ensure_levels(session, info, self.threshold, now)
             await _store.ensure_level_at(session, info, location_id, now)
             if not await _store.add_reserved(session, info.id, location_id, quantity, guarded=guarded, now=now):
                 await self._insufficient(session, info, quantity, location_id)
             parts = [(location_id, quantity)]
-        elif not guarded:
-            candidates = await self._candidates(session, info)
-            target = candidates[0] if candidates else DEFAULT_LOCATION_ID
-            await _store.ensure_level_at(session, info, target, now)
-            await _store.add_reserved(session, info.id, target, quantity, guarded=False, now=now)
-            parts = [(target, quantity)]
         else:
-            parts = await self._reserve_anywhere(session, info, quantity, now)
+            if not levels_now:
+                levels_now = await self._first_levels(session, info, now)
+            if not guarded:
+                candidates = _candidates(levels_now)
+                target = candidates[0] if candidates else DEFAULT_LOCATION_ID
+                await _store.ensure_level_at(session, info, target, now)
+                await _store.add_reserved(session, info.id, target, quantity, guarded=False, now=now)
+                parts = [(target, quantity)]
+            else:
+                parts, available_after = await self._reserve_anywhere(session, info, levels_now, quantity, now)
         rows = [
             ReservationRow(
                 id=new_id("rsv", now), variant_id=info.id, product_id=info.product_id, location_id=loc, quantity=q,
@@ -142,30 +154,48 @@ class Stock:
             )
             for loc, q in parts
         ]  # fmt: skip
-        session.add_all(rows)
+        await insert_rows(session, rows)
         for row in rows:
             record_event(
                 session, "inventory.reserved", convert.reservation_name(row.id), convert.reservation_to_proto(row), now
             )
-        await _store.refresh(session, info, self.threshold, now, on_hand_changed=False)
+        if available_after is None or levels.stock_status(
+            available_after + quantity, self.threshold
+        ) != levels.stock_status(available_after, self.threshold):
+            await _store.refresh(session, info, self.threshold, now, on_hand_changed=False)
+        # else no threshold was crossed: the variant's stock status (kept in step with its
+        # levels by every change) stays as it is, with no alert and no event to write.
         return [row.id for row in rows]
 
-    async def _candidates(self, session: AsyncSession, info: VariantInfo) -> list[str]:
-        """Active locations holding the variant: the default first, then most available."""
-        rows = [(level, active) for level, active in await _store.level_rows(session, [info.id]) if active]
-        rows.sort(
-            key=lambda r: (r[0].location_id != DEFAULT_LOCATION_ID, -(r[0].on_hand - r[0].reserved), r[0].location_id)
-        )
-        return [level.location_id for level, _ in rows]
+    async def _first_levels(self, session: AsyncSession, info: VariantInfo, now: datetime) -> list[tuple[Level, bool]]:
+        """The levels of a variant that had none, with their location's active flag, after
+        giving it its first level (``_store.ensure_levels``)."""
+        await _store.ensure_levels(session, info, self.threshold, now)
+        return await _store.level_rows(session, [info.id])
 
     async def _reserve_anywhere(
-        self, session: AsyncSession, info: VariantInfo, quantity: int, now: datetime
-    ) -> list[tuple[str, int]]:
-        candidates = await self._candidates(session, info)
-        for location in candidates:
-            if await _store.add_reserved(session, info.id, location, quantity, guarded=True, now=now):
-                return [(location, quantity)]
-        if len(candidates) > 1:
+        self,
+        session: AsyncSession,
+        info: VariantInfo,
+        levels_now: list[tuple[Level, bool]],
+        quantity: int,
+        now: datetime,
+    ) -> tuple[list[tuple[str, int]], int | None]:
+        """The parts reserved, and the variant's available units after them when the
+        database told them: the only active location's level, as the UPDATE left it."""
+        candidates = _candidates(levels_now)
+        if len(candidates) == 1:
+            # One active location: its level as the UPDATE left it is the variant's availability.
+            result = await _store.add_reserved_returning(
+                session, info.id, candidates[0], quantity, guarded=True, now=now
+            )
+            if result.done:
+                after = result.after
+                return [(candidates[0], quantity)], (None if after is None else after[0] - after[1])
+        elif candidates:
+            for location in candidates:
+                if await _store.add_reserved(session, info.id, location, quantity, guarded=True, now=now):
+                    return [(location, quantity)], None
             # No single location has enough: split, all or nothing (savepoint).
             parts: list[tuple[str, int]] = []
             async with session.begin_nested() as savepoint:
@@ -177,7 +207,7 @@ class Stock:
                         parts.append((location, take))
                         remaining -= take
                     if remaining == 0:
-                        return parts
+                        return parts, None
                 await savepoint.rollback()
         await self._insufficient(session, info, quantity, None)
         raise AssertionError("unreachable")

@@ -20,6 +20,7 @@ __all__ = [
     "order_name",
     "payment_status_value",
     "provider_address",
+    "restamp_order_message",
     "risk_message",
     "status_from_value",
     "status_value",
@@ -126,6 +127,21 @@ def order_message(
         if address is not None:
             getattr(msg, field).CopyFrom(address)
     return msg
+
+
+def restamp_order_message(msg: O.Order, row: OrderRow) -> None:
+    """Bring ``msg``, the :func:`order_message` of ``row`` (staff view), up to date with
+    what settling a new order changes on the row: the three statuses, the revision and
+    the update and confirm times. Cheaper than building the message again."""
+    msg.status = status_value(row.status)  # type: ignore[assignment]
+    msg.payment_status = payment_status_value(row.payment_status)  # type: ignore[assignment]
+    msg.fulfillment_status = fulfillment_status_value(row.fulfillment_status)  # type: ignore[assignment]
+    msg.etag = str(row.revision)
+    msg.update_time.FromDatetime(row.updated_at)
+    if row.confirmed_at is None:
+        msg.ClearField("confirm_time")
+    else:
+        msg.confirm_time.FromDatetime(row.confirmed_at)
 
 
 def note_message(row: OrderNoteRow) -> O.OrderNote:

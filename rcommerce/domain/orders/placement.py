@@ -23,7 +23,9 @@ CALLER's transaction (core-domain §3.8, DECISIONS 14).
    region, and records the tax lines for reports;
 9. appends ``order.created`` (+ ``order.on_hold``) to the outbox, then derives the
    payment status: authorized or paid payments confirm a pending order. The common path
-   builds these events from the rows it just wrote (no read-back).
+   builds these events from the rows it just wrote (no read-back), inserts the order's
+   rows with plain INSERTs (they do not change again in the transaction) and leaves its
+   events to the caller's next flush (at the latest the commit).
 
 It does not call gateways and does not convert the cart (checkout does both).
 """
@@ -34,9 +36,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import column, select, table, update
+from sqlalchemy import bindparam, column, select, table, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rcommerce.db.capabilities import update_returning
+from rcommerce.db.rows import insert_rows
 from rcommerce.domain.carts.service import PricedCart
 from rcommerce.domain.customers.directory import CustomerDirectory, CustomerProfile
 from rcommerce.domain.customers.errors import CUSTOMER_NOT_FOUND
@@ -47,10 +51,12 @@ from rcommerce.domain.orders.fraud import FraudInput, FraudResult, FraudSettings
 from rcommerce.domain.orders.models import OrderLineRow, OrderRow, OrderStatusChangeRow, OrderTagRow
 from rcommerce.domain.orders.repository import _PAYMENT_EVENTS as PAYMENT_EVENTS
 from rcommerce.domain.orders.repository import (
+    PAYMENT_FIGURES,
     STATUS_EVENTS,
     SYSTEM_ACTOR,
     OrderRepository,
     next_number,
+    payment_figures,
     payment_totals,
 )
 from rcommerce.domain.orders.states import (
@@ -65,8 +71,9 @@ from rcommerce.domain.orders.states import (
 from rcommerce.domain.orders.taxes import component_dicts, tax_summary
 from rcommerce.domain.payments.errors import PAYMENT_NOT_FOUND
 from rcommerce.domain.payments.models import PaymentRow
+from rcommerce.domain.payments.records import PAYMENTS
 from rcommerce.domain.promotions.evaluator import PromotionEvaluator
-from rcommerce.domain.tax.transactions import record_tax_lines
+from rcommerce.domain.tax.transactions import tax_line_rows
 from rcommerce.events import record_event
 from rcommerce.ids import new_id
 from rcommerce.plugins.providers import (
@@ -89,6 +96,21 @@ __all__ = [
 log = logging.getLogger("rcommerce.orders")
 
 _customers = table("customers", column("id"), column("orders_count"))
+_COUNT_ORDER = (
+    update(_customers)
+    .where(_customers.c.id == bindparam("customer_id"))
+    .values(orders_count=_customers.c.orders_count + 1)
+    .execution_options(synchronize_session=False)
+)
+#: The given payments pointed at the order; where the database returns updated rows, with
+#: the figures placement reads of them in the same statement.
+_RETARGET = (
+    update(PAYMENTS).where(PAYMENTS.c.id.in_(bindparam("ids", expanding=True))).values(target=bindparam("target"))
+)
+_PAYMENT_FIGURES = select(*(PAYMENTS.c[name] for name in PAYMENT_FIGURES)).where(
+    PAYMENTS.c.id.in_(bindparam("ids", expanding=True))
+)
+_RETARGET_RETURNING = _RETARGET.returning(*(PAYMENTS.c[name] for name in PAYMENT_FIGURES))
 _SEVERITY = {Recommendation.APPROVE: 0, Recommendation.MONITOR: 1, Recommendation.REVIEW: 2, Recommendation.BLOCK: 3}
 _DECISION = {FraudDecision.ALLOW: Recommendation.APPROVE, FraudDecision.REVIEW: Recommendation.REVIEW,
              FraudDecision.DENY: Recommendation.BLOCK}  # fmt: skip
@@ -270,12 +292,7 @@ class OrderPlacement:
                 amounts={str(p["promotion_id"]): int(p.get("amount", 0) or 0) for p in snap.promotions},  # type: ignore[call-overload]
                 currency=snap.currency,
             )
-        await session.execute(
-            update(_customers)
-            .where(_customers.c.id == customer.id)
-            .values(orders_count=_customers.c.orders_count + 1)
-            .execution_options(synchronize_session=False)
-        )
+        await session.execute(_COUNT_ORDER, {"customer_id": customer.id})
         number = await next_number(session)
         tags = list(dict.fromkeys(request.tags))
         row = OrderRow(
@@ -313,22 +330,33 @@ class OrderPlacement:
         # The common path settles the statuses in memory first, so the order is inserted
         # once in its final state (its events carry each intermediate state).
         after = None if held else self._settle(session, row, lines, payments, request)
-        session.add(row)
-        await session.flush()  # the order before the rows that reference it
-        session.add_all(lines)
-        session.add_all(OrderTagRow(order_id=row.id, tag=tag) for tag in tags)
-        session.add_all(after or ())
+        tag_rows = [OrderTagRow(order_id=row.id, tag=tag) for tag in tags]
         destination = convert.provider_address(snap.shipping_address)
-        if destination is not None and snap.tax.lines:
-            await record_tax_lines(
-                session, row.id, {line.pricing_line_id or line.source_line_id: ol.id for line, ol in zip(snap.lines, lines, strict=True)},
+        tax_rows = (
+            tax_line_rows(
+                row.id, {line.pricing_line_id or line.source_line_id: ol.id for line, ol in zip(snap.lines, lines, strict=True)},
                 snap.tax, currency=snap.currency, destination=destination, now=now,
                 shipping_amount=snap.shipping_total - snap.shipping_discount,
                 prices_include_tax=snap.prices_include_tax,
-            )  # fmt: skip
+            )
+            if destination is not None and snap.tax.lines
+            else []
+        )  # fmt: skip
+        if after is not None:
+            # Settled: nothing changes these rows again in this transaction, so they go in
+            # as plain INSERTs (the order before the rows that reference it); the events
+            # stay in the session and are written with the caller's next flush.
+            for rows in ([row], lines, tag_rows, after, tax_rows):
+                await insert_rows(session, rows)
+            return PlacedOrder(row.id, name, row.number, row.status, row.total, row.currency)
+        session.add(row)
+        await session.flush()  # the order before the rows that reference it
+        session.add_all(lines)
+        session.add_all(tag_rows)
+        session.add_all(tax_rows)
         if held:
             await self._hold(session, row, risk, request)
-        elif after is None:
+        else:
             await self.repository.emit(session, row, "order.created", orderNumber=row.number, source=request.source)
             await self.repository.refresh_statuses(session, row, actor=request.actor)
         await session.flush()
@@ -336,19 +364,24 @@ class OrderPlacement:
 
     async def _attach_payments(self, session: AsyncSession, order: str, payment_ids: Sequence[str]) -> list[PaymentRow]:
         """Point the payments at ``order`` ("orders/ord_..."); PAYMENT_NOT_FOUND for an
-        unknown id. Returns them oldest first, as ``OrderRepository.payments`` does."""
+        unknown id. Returns them oldest first, as ``OrderRepository.payments`` does, as
+        transient rows holding only the figures placement reads (``payment_figures``)."""
         ids = list(dict.fromkeys(payment_ids))
         if not ids:
             return []
-        rows = list(await session.scalars(select(PaymentRow).where(PaymentRow.id.in_(ids))))
+        params = {"ids": ids, "target": order}
+        returning = update_returning(session)
+        rows = payment_figures(
+            (await session.execute(_RETARGET_RETURNING if returning else _PAYMENT_FIGURES, params)).all()
+        )
         found = {p.id for p in rows}
         missing = [pid for pid in ids if pid not in found]
         if missing:
             raise OrderError(
                 PAYMENT_NOT_FOUND, f"Payment payments/{missing[0]} does not exist.", payment=f"payments/{missing[0]}"
             )
-        for payment in rows:
-            payment.target = order
+        if not returning:
+            await session.execute(_RETARGET, params)
         return sorted(rows, key=lambda p: (p.created_at, p.id))
 
     async def _hold(self, session: AsyncSession, row: OrderRow, risk: FraudResult, request: PlacementRequest) -> None:
@@ -387,12 +420,15 @@ class OrderPlacement:
         if paid not in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED, PaymentStatus.PAID):
             return None
         history: list[OrderStatusChangeRow] = []
-        payment_ids = [p.id for p in payments]
         now = self.repository.clock.now()
+        # As OrderRepository.emit / message: built once (the payments, hence the balance
+        # due, stay as they are), then brought up to date with the row before each event.
+        message = convert.order_message(
+            row, lines, [p.id for p in payments], balance_due=balance_due(payment_totals(row.total, payments))
+        )
 
-        def emit(event: str, **extra: object) -> None:  # as OrderRepository.emit / message
-            due = balance_due(payment_totals(row.total, payments))
-            message = convert.order_message(row, lines, payment_ids, balance_due=due)
+        def emit(event: str, **extra: object) -> None:
+            convert.restamp_order_message(message, row)
             record_event(session, event, message.name, message, now, **extra)
 
         emit("order.created", orderNumber=row.number, source=request.source)

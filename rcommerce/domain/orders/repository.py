@@ -15,6 +15,9 @@ All of them work in the caller's ``AsyncSession`` (one command, one transaction)
   confirmed, and one whose refunds reach what was captured becomes refunded; appends
   ``order.paid`` / ``order.payment_failed`` / ``order.payment_voided`` /
   ``order.fulfillment_status_changed`` when those change;
+- :meth:`~OrderRepository.refresh_after_capture` — the same for an order the transaction
+  holds no mapped object of (the checkout's capture): read with Core, written with one
+  ``UPDATE`` of the changed columns;
 - :meth:`~OrderRepository.add_system_note` — a note authored by "System";
 - :meth:`~OrderRepository.attach_payments` — re-references payments to the order;
 - :meth:`~OrderRepository.emit` — flushes and appends an event with the order message.
@@ -28,13 +31,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, Table, bindparam, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rcommerce.clock import Clock
+from rcommerce.db.base import Base
+from rcommerce.db.capabilities import locks_one_table_of_join, update_returning
 from rcommerce.domain.orders import convert
 from rcommerce.domain.orders.errors import INVALID_STATUS_TRANSITION, ORDER_NOT_FOUND, OrderError
 from rcommerce.domain.orders.models import (
@@ -58,11 +64,12 @@ from rcommerce.domain.orders.states import (
 )
 from rcommerce.domain.payments.errors import PAYMENT_NOT_FOUND
 from rcommerce.domain.payments.models import PaymentRow
+from rcommerce.domain.payments.records import PAYMENTS
 from rcommerce.events import record_event
 from rcommerce.gen.v1 import orders_pb2
 from rcommerce.ids import new_id
 
-__all__ = ["COUNTER", "SYSTEM_ACTOR", "OrderRepository", "next_number"]
+__all__ = ["COUNTER", "PAYMENT_FIGURES", "SYSTEM_ACTOR", "OrderRepository", "next_number", "payment_figures"]
 
 COUNTER = "default"
 SYSTEM_ACTOR = "system"
@@ -88,13 +95,91 @@ _PAYMENT_EVENTS = {
 }
 
 
+# Reads of every order change, built once (their compiled form and cache key are reused)
+# and executed with parameters.
+_LOCKED_ORDER = (
+    select(OrderRow)
+    .where(OrderRow.id == bindparam("order_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+_LINES = select(OrderLineRow).where(OrderLineRow.order_id == bindparam("order_id")).order_by(OrderLineRow.position)
+_PAYMENTS = (
+    select(PaymentRow)
+    .where(PaymentRow.target.in_(bindparam("targets", expanding=True)))
+    .order_by(PaymentRow.created_at, PaymentRow.id)
+)
+
+_Model = TypeVar("_Model", bound=Base)
+
+
+@cache
+def _attributes(model: type[Base]) -> tuple[Table, tuple[str, ...]]:
+    """The model's table and its column attributes (named as their columns)."""
+    mapper = inspect(model)
+    table = mapper.local_table
+    assert isinstance(table, Table)
+    names = tuple(prop.key for prop in mapper.column_attrs)
+    assert all(prop.columns[0].key == prop.key for prop in mapper.column_attrs)
+    return table, names
+
+
+def _transient(model: type[_Model], names: Sequence[str], values: Sequence[Any]) -> _Model:
+    """A transient ``model`` object (no session) holding ``values`` read with Core, made
+    as the ORM's loader makes them (its ``__init__`` would fire an event per attribute)."""
+    obj = cast(_Model, inspect(model).class_manager.new_instance())
+    obj.__dict__.update(zip(names, values, strict=True))
+    return obj
+
+
+ORDERS, ORDER_COLUMNS = _attributes(OrderRow)
+LINES, LINE_COLUMNS = _attributes(OrderLineRow)
+#: What ``payment_totals`` and the order message read of a payment, and its age (the
+#: order lists its payments oldest first).
+PAYMENT_FIGURES = (
+    "id", "status", "amount", "amount_authorized", "amount_captured", "amount_refunded", "created_at",
+)  # fmt: skip
+_CORE_LOCKED_ORDER = (
+    select(*(ORDERS.c[name] for name in ORDER_COLUMNS)).where(ORDERS.c.id == bindparam("order_id")).with_for_update()
+)
+_CORE_LINES = (
+    select(*(LINES.c[name] for name in LINE_COLUMNS))
+    .where(LINES.c.order_id == bindparam("order_id"))
+    .order_by(LINES.c.position)
+)
+_CORE_PAYMENTS = (
+    select(*(PAYMENTS.c[name] for name in PAYMENT_FIGURES))
+    .where(PAYMENTS.c.target == bindparam("target"))
+    .order_by(PAYMENTS.c.created_at, PAYMENTS.c.id)
+)
+#: The order FOR UPDATE with its lines in one statement, where the lock can name the
+#: orders table alone (PostgreSQL; SQLite locks the database): MariaDB has no ``FOR
+#: UPDATE OF`` and would also lock the lines, so it reads the two apart.
+_CORE_LOCKED_ORDER_WITH_LINES = (
+    select(*(ORDERS.c[name] for name in ORDER_COLUMNS), *(LINES.c[name] for name in LINE_COLUMNS))
+    .select_from(ORDERS.outerjoin(LINES, LINES.c.order_id == ORDERS.c.id))
+    .where(ORDERS.c.id == bindparam("order_id"))
+    .order_by(LINES.c.position)
+    .with_for_update(of=ORDERS)
+)
+#: The columns to set come with the parameters.
+_UPDATE_ORDER = update(ORDERS).where(ORDERS.c.id == bindparam("id_"))
+
+
+def payment_figures(rows: Sequence[Row[Any]]) -> list[PaymentRow]:
+    """Payments read with Core as the columns of ``PAYMENT_FIGURES``, as transient
+    ``PaymentRow`` objects holding only those (for ``payment_totals`` and messages)."""
+    return [_transient(PaymentRow, PAYMENT_FIGURES, row) for row in rows]
+
+
 async def next_number(session: AsyncSession) -> int:
     """The next order number of the store, race-free on every database.
 
     ``UPDATE counters SET value = value + 1`` takes the counter row's write lock until
     the caller's transaction ends (SQLite: the database write lock of BEGIN IMMEDIATE),
     so concurrent placements queue on it and each reads its own increment; a rolled-back
-    placement gives its number back, so numbers stay consecutive.
+    placement gives its number back, so numbers stay consecutive. Where the database
+    answers UPDATE ... RETURNING (not MariaDB) the increment is read in the same statement.
     """
     bump = (
         update(OrderNumberCounterRow)
@@ -102,14 +187,23 @@ async def next_number(session: AsyncSession) -> int:
         .values(value=OrderNumberCounterRow.value + 1)
         .execution_options(synchronize_session=False)
     )
-    if _rowcount(await session.execute(bump)) == 0:
-        try:
-            async with session.begin_nested():
-                session.add(OrderNumberCounterRow(name=COUNTER, value=FIRST_NUMBER))
-                await session.flush()
-            return FIRST_NUMBER
-        except IntegrityError:
-            await session.execute(bump)
+    if update_returning(session):
+        bumped = await session.scalar(bump.returning(OrderNumberCounterRow.value))
+        if bumped is not None:
+            return int(bumped)
+    elif _rowcount(await session.execute(bump)) != 0:
+        return await _counter_value(session)
+    try:
+        async with session.begin_nested():
+            session.add(OrderNumberCounterRow(name=COUNTER, value=FIRST_NUMBER))
+            await session.flush()
+        return FIRST_NUMBER
+    except IntegrityError:
+        await session.execute(bump)
+    return await _counter_value(session)
+
+
+async def _counter_value(session: AsyncSession) -> int:
     value = await session.scalar(
         select(OrderNumberCounterRow.value)
         .where(OrderNumberCounterRow.name == COUNTER)
@@ -134,10 +228,10 @@ class OrderRepository:
 
     # -- reads ----------------------------------------------------------------------------
     async def load(self, session: AsyncSession, order_id: str, *, lock: bool = False) -> OrderRow:
-        query = select(OrderRow).where(OrderRow.id == order_id)
         if lock:
-            query = query.with_for_update().execution_options(populate_existing=True)
-        row = await session.scalar(query)
+            row = await session.scalar(_LOCKED_ORDER, {"order_id": order_id})
+        else:
+            row = await session.scalar(select(OrderRow).where(OrderRow.id == order_id))
         if row is None:
             raise not_found(convert.order_name(order_id))
         return row
@@ -153,10 +247,7 @@ class OrderRepository:
 
     @staticmethod
     async def lines(session: AsyncSession, order_id: str) -> list[OrderLineRow]:
-        rows = await session.scalars(
-            select(OrderLineRow).where(OrderLineRow.order_id == order_id).order_by(OrderLineRow.position)
-        )
-        return list(rows)
+        return list(await session.scalars(_LINES, {"order_id": order_id}))
 
     @staticmethod
     async def payments(session: AsyncSession, order_ids: Collection[str]) -> dict[str, list[PaymentRow]]:
@@ -164,11 +255,7 @@ class OrderRepository:
         out: dict[str, list[PaymentRow]] = {oid: [] for oid in order_ids}
         if not order_ids:
             return out
-        rows = await session.scalars(
-            select(PaymentRow)
-            .where(PaymentRow.target.in_([convert.order_name(oid) for oid in order_ids]))
-            .order_by(PaymentRow.created_at, PaymentRow.id)
-        )
+        rows = await session.scalars(_PAYMENTS, {"targets": [convert.order_name(oid) for oid in order_ids]})
         for row in rows:
             out[row.target.removeprefix("orders/")].append(row)
         return out
@@ -206,9 +293,10 @@ class OrderRepository:
         payments: Sequence[PaymentRow] | None = None,
         **extra: Any,
     ) -> orders_pb2.Order:
-        """Flush and append ``event`` with the order's current message to the outbox
-        (``lines``/``payments``: as for :meth:`message`)."""
-        await session.flush()
+        """Append ``event`` with the order's current message to the outbox (``lines``/
+        ``payments``: as for :meth:`message`; flushed first when it reads them)."""
+        if lines is None or payments is None:
+            await session.flush()
         message = await self.message(session, row, lines=lines, payments=payments)
         record_event(session, event, message.name, message, self.clock.now(), **extra)
         return message
@@ -255,8 +343,45 @@ class OrderRepository:
         fulfilment context knows); None keeps what the order already says.
         """
         payments = (await self.payments(session, [row.id]))[row.id]
-        paid = derive_payment_status(payment_totals(row.total, payments))
         lines = await self.lines(session, row.id)
+        await self._refresh(session, row, lines, payments, all_delivered=all_delivered, actor=actor)
+
+    async def refresh_after_capture(self, session: AsyncSession, order_id: str, *, actor: str = SYSTEM_ACTOR) -> None:
+        """``refresh_statuses(session, await load(session, order_id, lock=True))`` for a
+        transaction that holds no mapped object of the order, its lines or its payments
+        (the checkout's capture, whose payment is written with Core): the same lock, rows
+        and events, the order, lines and payment figures read with prebuilt Core
+        statements and the order's changed columns written with one ``UPDATE``."""
+        read = await _locked_order_with_lines(session, order_id)
+        if read is None:
+            raise not_found(convert.order_name(order_id))
+        found, line_values = read
+        row = _transient(OrderRow, ORDER_COLUMNS, found)
+        lines = [_transient(OrderLineRow, LINE_COLUMNS, values) for values in line_values]
+        payments = payment_figures(
+            (await session.execute(_CORE_PAYMENTS, {"target": convert.order_name(order_id)})).all()
+        )
+        await self._refresh(session, row, lines, payments, all_delivered=None, actor=actor)
+        changed = {
+            name: value
+            for name, before in zip(ORDER_COLUMNS, found, strict=True)
+            if (value := getattr(row, name)) != before
+        }
+        if changed:
+            await session.execute(_UPDATE_ORDER, {"id_": order_id, **changed})
+
+    async def _refresh(
+        self,
+        session: AsyncSession,
+        row: OrderRow,
+        lines: Sequence[OrderLineRow],
+        payments: Sequence[PaymentRow],
+        *,
+        all_delivered: bool | None,
+        actor: str,
+    ) -> None:
+        """The rules of :meth:`refresh_statuses` over the order's current lines and payments."""
+        paid = derive_payment_status(payment_totals(row.total, payments))
         delivered = row.fulfillment_status == FulfillmentStatus.DELIVERED if all_delivered is None else all_delivered
         shipped = derive_fulfillment_status(
             (LineQuantities(line.quantity, line.quantity_fulfilled, line.quantity_returned) for line in lines
@@ -312,6 +437,26 @@ class OrderRepository:
             .values(target=convert.order_name(order_id))
             .execution_options(synchronize_session=False)
         )
+
+
+async def _locked_order_with_lines(
+    session: AsyncSession, order_id: str
+) -> tuple[Sequence[Any], Sequence[Sequence[Any]]] | None:
+    """The order's column values read FOR UPDATE and its lines' in position order, in one
+    statement where the database can lock only the order's row of a join; None when the
+    order does not exist."""
+    params = {"order_id": order_id}
+    if not locks_one_table_of_join(session):
+        found = (await session.execute(_CORE_LOCKED_ORDER, params)).first()
+        if found is None:
+            return None
+        return found, (await session.execute(_CORE_LINES, params)).all()
+    rows = (await session.execute(_CORE_LOCKED_ORDER_WITH_LINES, params)).all()
+    if not rows:
+        return None
+    width = len(ORDER_COLUMNS)
+    lines = [row[width:] for row in rows if row[width] is not None]
+    return rows[0][:width], lines
 
 
 def payment_totals(total: int, payments: Sequence[PaymentRow]) -> PaymentTotals:

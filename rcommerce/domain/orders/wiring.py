@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from rcommerce.api.servicers.orders import OrderServicer
+from rcommerce.cache.reference import ReferenceCache
 from rcommerce.clock import Clock
 from rcommerce.config import OrdersSettings, Settings
 from rcommerce.db.database import Database
@@ -73,7 +74,7 @@ def build_order_placement(clock: Clock, settings: Settings, providers: ProviderR
 
 def build_orders(
     db: Database, clock: Clock, settings: Settings, providers: ProviderRegistry, tokens: PageTokens,
-    payments: PaymentService | None = None,
+    payments: PaymentService | None = None, reference: ReferenceCache | None = None,
 ) -> OrderServices:  # fmt: skip
     placement = build_order_placement(clock, settings, providers)
     ledger = Ledger(clock, low_stock_threshold=settings.inventory.low_stock_threshold)
@@ -83,8 +84,8 @@ def build_orders(
         db,
         clock,
         placement,
-        build_pricing_engine(clock, settings, providers),
-        RegionDirectory(),
+        build_pricing_engine(clock, settings, providers, reference),
+        RegionDirectory(reference),
         CustomerDirectory(clock),
     )
     return OrderServices(service, drafts, placement)

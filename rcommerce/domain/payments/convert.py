@@ -8,6 +8,7 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from rcommerce.domain.payments.models import PaymentRow, PaymentTransactionRow
+from rcommerce.domain.payments.records import LedgerEntry, PaymentRecord
 from rcommerce.gen.v1 import payments_pb2
 from rcommerce.plugins.providers import MethodDetails
 
@@ -43,7 +44,9 @@ def method_details(data: dict[str, object]) -> P.PaymentMethodDetails:
     )  # fmt: skip
 
 
-def payment_message(row: PaymentRow, transactions: Sequence[PaymentTransactionRow]) -> P.Payment:
+def payment_message(
+    row: PaymentRow | PaymentRecord, transactions: Sequence[PaymentTransactionRow | LedgerEntry]
+) -> P.Payment:
     message = P.Payment(
         name=payment_name(row.id), target=row.target, gateway=row.gateway, method_type=row.method_type,
         capture_method=row.capture_method, currency_code=row.currency, amount=row.amount,

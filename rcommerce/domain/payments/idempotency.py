@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar, cast
 
 from google.protobuf.message import Message
-from sqlalchemy import Insert, Table, insert, update
+from sqlalchemy import Insert, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -129,17 +129,24 @@ async def claim(
 
 
 _TABLE = cast(Table, IdempotencyKeyRow.__table__)
-
-
-def _insert_if_absent(dialect: str) -> Insert | None:
-    """``INSERT`` that does nothing when the key exists; ``None`` on MySQL/MariaDB, where
-    ``INSERT IGNORE`` would leave a shared lock on the existing row that the follow-up
-    ``SELECT ... FOR UPDATE`` of two concurrent retries would deadlock on."""
-    if dialect == "postgresql":
-        return postgresql.insert(_TABLE).on_conflict_do_nothing(index_elements=["key"])
-    if dialect == "sqlite":
-        return sqlite.insert(_TABLE).on_conflict_do_nothing(index_elements=["key"])
-    return None
+# The statements of the hot path, built once (their compiled form and cache key are
+# reused) and executed with parameters.
+_INSERT = insert(_TABLE)
+#: ``INSERT`` that does nothing when the key exists, per dialect; none on MySQL/MariaDB,
+#: where ``INSERT IGNORE`` would leave a shared lock on the existing row that the
+#: follow-up ``SELECT ... FOR UPDATE`` of two concurrent retries would deadlock on.
+_INSERT_IF_ABSENT: dict[str, Insert] = {
+    "postgresql": postgresql.insert(_TABLE).on_conflict_do_nothing(index_elements=["key"]),
+    "sqlite": sqlite.insert(_TABLE).on_conflict_do_nothing(index_elements=["key"]),
+}
+_LOCKED_KEY = (
+    select(IdempotencyKeyRow)
+    .where(IdempotencyKeyRow.key == bindparam("key_"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+#: The columns to set come with the parameters.
+_UPDATE_KEY = update(_TABLE).where(_TABLE.c.key == bindparam("key_"))
 
 
 async def claim_or_replay(
@@ -169,17 +176,17 @@ async def claim_or_replay(
         "key": key, "operation": operation, "request_hash": digest, "state": PENDING, "claimed_at": now,
         "response": "", "error": {}, "payment_id": payment_id, "created_at": now,
     }  # fmt: skip
-    statement = _insert_if_absent(session.get_bind().dialect.name)
+    statement = _INSERT_IF_ABSENT.get(session.get_bind().dialect.name)
     if statement is not None:
-        result = await session.execute(statement.values(values))
+        result = await session.execute(statement, values)
         if getattr(result, "rowcount", 0) == 1:
             return Claim(key, payment_id)
-    row = await session.get(IdempotencyKeyRow, key, with_for_update=True, populate_existing=True)
+    row = await session.scalar(_LOCKED_KEY, {"key_": key})
     if row is None:
         if statement is not None:  # pragma: no cover - deleted between the two statements
             raise _in_progress(key)
         try:
-            await session.execute(insert(_TABLE).values(values))
+            await session.execute(_INSERT, values)
         except IntegrityError as exc:
             if not is_unique_violation(exc):
                 raise
@@ -218,7 +225,7 @@ async def finish(
         values["error"] = {"reason": error.reason.name, "message": error.message, "metadata": dict(error.metadata)}
     elif response is not None:
         values["response"] = base64.b64encode(response.SerializeToString(deterministic=True)).decode()
-    await session.execute(update(_TABLE).where(_TABLE.c.key == key).values(values))
+    await session.execute(_UPDATE_KEY, {"key_": key, **values})
 
 
 async def release(session: AsyncSession, key: str) -> None:

@@ -10,7 +10,8 @@ while a gateway is called:
    PAYMENT_OPERATION_IN_PROGRESS instead of moving money twice;
 2. *call* the gateway with the idempotency key (under ``[payments] gateway_timeout_s``);
 3. *apply*: one transaction writes the result, the ledger entry, the outbox event and the
-   stored answer of the key, and unlocks the payment.
+   stored answer of the key, and unlocks the payment; a capture's caller may change what
+   depends on the payment in that same transaction (``then``: :data:`AfterApply`).
 
 When the gateway fails (raises, times out) step 3 instead writes an ``error`` ledger
 entry, unlocks, releases the key and answers PAYMENT_GATEWAY_ERROR: the payment is as it
@@ -24,18 +25,19 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import Any, TypeVar, cast
 
 from google.protobuf.message import Message
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rcommerce.auth.principal import Principal, PrincipalKind, customer_id_of
 from rcommerce.clock import Clock
+from rcommerce.db.capabilities import update_returning
 from rcommerce.db.database import Database, is_unique_violation
-from rcommerce.domain.payments import idempotency
+from rcommerce.domain.payments import idempotency, records
 from rcommerce.domain.payments.convert import payment_message, payment_name, saved_method_message, to_details_dict
 from rcommerce.domain.payments.errors import (
     DECLINE_REASONS,
@@ -59,6 +61,7 @@ from rcommerce.domain.payments.models import (
     PaymentTransactionRow,
     PaymentWebhookEventRow,
 )
+from rcommerce.domain.payments.records import LedgerEntry, PaymentRecord
 from rcommerce.domain.payments.rules import (
     TRANSITIONS,
     Amounts,
@@ -75,6 +78,7 @@ from rcommerce.domain.payments.rules import (
 )
 from rcommerce.errors import INSUFFICIENT_PERMISSIONS, FieldViolation, RequestError, invalid, raise_violations
 from rcommerce.events import record_event
+from rcommerce.events.outbox import write_event
 from rcommerce.gen.v1 import payments_pb2
 from rcommerce.ids import id_prefix, new_id
 from rcommerce.jobs.queue import Job, JobQueue, RetryAfter
@@ -105,13 +109,20 @@ from rcommerce.plugins.providers import (
     WebhookSignatureError,
 )
 
-__all__ = ["EXPIRE_KIND", "WEBHOOK_KIND", "PaymentService", "PaymentSettingsView"]
+__all__ = ["EXPIRE_KIND", "WEBHOOK_KIND", "AfterApply", "PaymentService", "PaymentSettingsView"]
 
 log = logging.getLogger(__name__)
 P = payments_pb2
 S = PaymentState
 T = TypeVar("T")
 M = TypeVar("M", bound=Message)
+
+#: Awaited in the transaction that applies an operation's accepted (or pending) result,
+#: with the changed payment (already written): what depends on the payment (an order's
+#: payment status) changes atomically with it. Not called for a replayed answer or a refusal.
+AfterApply = Callable[[AsyncSession, PaymentRecord], Awaitable[None]]
+#: A payment as a mapped object (off the hot path) or as a Core record (claim and apply).
+AnyPayment = PaymentRow | PaymentRecord
 
 WEBHOOK_KIND = "payments.webhook"
 EXPIRE_KIND = "payments.expire_actions"
@@ -129,6 +140,13 @@ _EVENTS = {
 }
 
 
+# Statements of every payment operation, built once (their compiled form and cache key are
+# reused) and executed with parameters.
+_INSERT_PAYMENT = insert(cast(Table, PaymentRow.__table__))
+_INSERT_LEDGER = insert(cast(Table, PaymentTransactionRow.__table__))
+_LOCKED_PAYMENT = select(PaymentRow).where(PaymentRow.id == bindparam("payment_id")).with_for_update()
+
+
 @dataclass(frozen=True, slots=True)
 class PaymentSettingsView:
     """The ``[payments]`` settings the service uses."""
@@ -140,7 +158,7 @@ class PaymentSettingsView:
     idempotency_key_ttl_days: int = 30
 
 
-def _declined(row: PaymentRow) -> PaymentError:
+def _declined(row: AnyPayment) -> PaymentError:
     found = DECLINE_REASONS.get(row.error_code, PAYMENT_DECLINED)
     return PaymentError(
         found, row.error_message or f"The payment was declined ({row.error_code}).",
@@ -199,38 +217,57 @@ class PaymentService:
         return found
 
     async def _row(self, s: AsyncSession, payment_id: str, *, lock: bool = False) -> PaymentRow:
-        row = await s.get(PaymentRow, payment_id, with_for_update=lock)
+        if lock:
+            row = await s.scalar(_LOCKED_PAYMENT, {"payment_id": payment_id})
+        else:
+            row = await s.get(PaymentRow, payment_id)
         if row is None:
             raise PaymentError(
                 PAYMENT_NOT_FOUND, f"Payment {payment_id} does not exist.", payment=payment_name(payment_id)
             )
         return row
 
+    @staticmethod
+    async def _record(s: AsyncSession, payment_id: str) -> PaymentRecord:
+        """The payment read ``FOR UPDATE`` as a Core record (claim and apply; see
+        :mod:`~rcommerce.domain.payments.records`)."""
+        record = await records.locked_payment(s, payment_id)
+        if record is None:
+            raise PaymentError(
+                PAYMENT_NOT_FOUND, f"Payment {payment_id} does not exist.", payment=payment_name(payment_id)
+            )
+        return record
+
+    @staticmethod
+    async def _record_with_ledger(s: AsyncSession, payment_id: str) -> tuple[PaymentRecord, list[LedgerEntry]]:
+        """:meth:`_record` and :meth:`_transactions` (step 3: the ledger is appended to)."""
+        found = await records.locked_payment_with_ledger(s, payment_id)
+        if found is None:
+            raise PaymentError(
+                PAYMENT_NOT_FOUND, f"Payment {payment_id} does not exist.", payment=payment_name(payment_id)
+            )
+        return found
+
     async def _message(self, s: AsyncSession, row: PaymentRow) -> P.Payment:
         return payment_message(row, await self._transactions(s, row.id))
 
     @staticmethod
-    async def _transactions(s: AsyncSession, payment_id: str) -> list[PaymentTransactionRow]:
+    async def _transactions(s: AsyncSession, payment_id: str) -> list[LedgerEntry]:
         """The payment's ledger in order (the caller holds the payment's row lock when it
         appends to it: :meth:`_ledger` with ``prior``)."""
-        txs = await s.scalars(
-            select(PaymentTransactionRow)
-            .where(PaymentTransactionRow.payment_id == payment_id)
-            .order_by(PaymentTransactionRow.seq)
-        )
-        return list(txs)
+        return await records.ledger(s, payment_id)
 
-    def _ref(self, row: PaymentRow) -> PaymentRef:
+    def _ref(self, row: AnyPayment) -> PaymentRef:
         return PaymentRef(
             row.id, row.gateway_ref, row.amount_authorized or row.amount, row.currency,
             dict(row.provider_data.get("gateway", {})), row.amount_captured, row.amount_refunded,
         )  # fmt: skip
 
     async def _ledger(
-        self, s: AsyncSession, row: PaymentRow, kind: str, status: str, amount: int, key: str = "", *,
+        self, s: AsyncSession, row: AnyPayment, kind: str, status: str, amount: int, key: str = "", *,
         reference: str = "", reason: str = "", error_code: str = "", error_message: str = "", tx_id: str = "",
-        note: str = "", prior: list[PaymentTransactionRow] | None = None,
-    ) -> PaymentTransactionRow:  # fmt: skip
+        note: str = "", prior: list[LedgerEntry] | None = None,
+    ) -> LedgerEntry:  # fmt: skip
         """Append to the ledger; the caller holds the payment's row lock. ``prior``: the
         ledger as :meth:`_transactions` just read it under that lock; the new entry is
         appended to it (no separate read of the last sequence number)."""
@@ -241,12 +278,13 @@ class PaymentService:
             )
         else:
             last = prior[-1].seq if prior else 0
-        tx = PaymentTransactionRow(
+        values: dict[str, Any] = dict(
             id=tx_id or new_id("ptx", now), payment_id=row.id, seq=(last or 0) + 1, kind=kind, status=status, amount=amount, currency=row.currency,
             idempotency_key=key, reference=reference[:255], reason=reason, note=note[:500], error_code=error_code[:100],
             error_message=error_message, created_at=now,
         )  # fmt: skip
-        s.add(tx)
+        await s.execute(_INSERT_LEDGER, values)  # append-only: no ORM object to flush
+        tx = LedgerEntry(**values)
         if prior is not None:
             prior.append(tx)
         return tx
@@ -255,11 +293,11 @@ class PaymentService:
         await s.flush()
         record_event(s, type_, payment_name(row.id), await self._message(s, row), self.clock.now(), **extra)
 
-    def _touch(self, row: PaymentRow) -> None:
+    def _touch(self, row: AnyPayment) -> None:
         row.updated_at = self.clock.now()
         row.revision += 1
 
-    def _lock(self, row: PaymentRow, key: str) -> None:
+    def _lock(self, row: AnyPayment, key: str) -> None:
         """Mark ``row`` as talking to the gateway for ``key`` (step 1)."""
         now = self.clock.now()
         busy = row.lock_key and row.lock_key != key and row.locked_at is not None
@@ -271,10 +309,20 @@ class PaymentService:
         row.lock_key, row.locked_at = key, now
 
     @staticmethod
-    def _unlock(row: PaymentRow) -> None:
+    async def _lock_if_free(s: AsyncSession, payment_id: str, key: str, now: datetime) -> PaymentRecord | None:
+        """Step 1's lock in one statement where the database returns updated rows: the
+        payment, row-locked with ``lock_key`` set, when no other operation holds it. ``None``
+        otherwise (held, stale, missing, or MariaDB/MySQL, which cannot return them): the
+        caller reads the row FOR UPDATE and :meth:`_lock` decides, as everywhere else."""
+        if not update_returning(s):
+            return None
+        return await records.lock_if_free(s, payment_id, key, now)
+
+    @staticmethod
+    def _unlock(row: AnyPayment) -> None:
         row.lock_key, row.locked_at = "", None
 
-    def _check_access(self, row: PaymentRow, principal: Principal | None) -> None:
+    def _check_access(self, row: AnyPayment, principal: Principal | None) -> None:
         if principal is None or principal.kind is not PrincipalKind.CUSTOMER:
             return
         if row.customer_id != customer_id_of(principal):
@@ -390,10 +438,10 @@ class PaymentService:
                     GATEWAY_CAPABILITY_UNSUPPORTED, "The gateway has no saved methods.", capability="saved_methods"
                 )
             if held.payment_id and held.payment_id != new_payment_id:  # a resumed create
-                row = await self._row(s, held.payment_id, lock=True)
+                row: AnyPayment = await self._row(s, held.payment_id, lock=True)
                 self._lock(row, key)
             else:
-                row = PaymentRow(
+                values: dict[str, Any] = dict(
                     id=new_payment_id, target=request.target, gateway=request.gateway, method_type=method_type,
                     capture_method="automatic" if capture else "manual", currency=request.currency_code,
                     amount=request.amount, amount_authorized=0, amount_captured=0, amount_refunded=0,
@@ -403,10 +451,11 @@ class PaymentService:
                     transaction_id="", receipt_url="",
                     lock_key=key, locked_at=now, revision=1, created_at=now, updated_at=now,
                 )  # fmt: skip
-                s.add(row)
+                await s.execute(_INSERT_PAYMENT, values)  # written once here: no ORM object to flush
+                row = PaymentRecord(**values)
                 if held.payment_id != new_payment_id:  # a released claim from before payment ids were stored
                     await idempotency.attach(s, key, row.id)
-                record_event(s, "payment.created", payment_name(row.id), payment_message(row, []), now)
+                await write_event(s, "payment.created", payment_name(row.id), payment_message(row, []), now)
             payment_id = row.id
             gateway_customer = await self._gateway_customer(s, customer_id, request.gateway)
         metadata = {"target": request.target, "payment": payment_name(payment_id)}
@@ -437,7 +486,7 @@ class PaymentService:
         """Step 3 for initiate, complete_action and off-session charges."""
         now = self.clock.now()
         async with self.db.transaction() as s:
-            row = await self._row(s, payment_id, lock=True)
+            row, txs = await self._record_with_ledger(s, payment_id)
             target = status_for_outcome(result.outcome)
             current = PaymentState(row.status)
             if result.gateway_ref:
@@ -456,7 +505,6 @@ class PaymentService:
                 result.outcome, "succeeded"
             )
             amount = result.amount_captured or result.amount_authorized or row.amount
-            txs = await self._transactions(s, row.id)
             await self._ledger(s, row, kind, status, amount, key, reference=result.gateway_ref,
                          error_code=result.error_code, error_message=result.error_message, prior=txs)  # fmt: skip
             changed = target != current and target in TRANSITIONS[current]
@@ -481,9 +529,10 @@ class PaymentService:
                     row.provider_data = {**row.provider_data, "retry_allowed": result.retry_allowed}
             self._unlock(row)
             self._touch(row)
+            await records.save_payment(s, row)
             message = payment_message(row, txs)  # once, for the event and the answer
             if changed and target in _EVENTS:
-                record_event(s, _EVENTS[target], payment_name(row.id), message, self.clock.now())
+                await write_event(s, _EVENTS[target], payment_name(row.id), message, self.clock.now())
             if row.status == S.FAILED.value and changed:
                 error = _declined(row)
                 await idempotency.finish(s, key, error=error)
@@ -570,11 +619,12 @@ class PaymentService:
         request: Message,
         name: str,
         key_value: str,
-        prepare: Callable[[PaymentRow, PaymentGateway], int],
+        prepare: Callable[[PaymentRecord, PaymentGateway], int],
         call: Callable[[PaymentGateway, PaymentRef, int, str, str], Awaitable[OperationResult]],
-        apply: Callable[[PaymentRow, OperationResult, int], str | None],
+        apply: Callable[[PaymentRecord, OperationResult, int], str | None],
         reason: str = "",
         note: str = "",
+        then: AfterApply | None = None,
     ) -> P.Payment:
         """Claim, call, apply for capture, void and refund."""
         key = idempotency.check_key(key_value)
@@ -587,10 +637,15 @@ class PaymentService:
             if not isinstance(held, idempotency.Claim):
                 return held  # the stored answer of the finished request with this key
             payment_id = parse_name(name, "payments", "pay")
-            row = await self._row(s, payment_id, lock=True)
+            row = await self._lock_if_free(s, payment_id, key, now)
+            locked = row is not None  # a refusal below rolls this lock back with the claim
+            if row is None:
+                row = await self._record(s, payment_id)
             gateway = self.gateway(row.gateway)
             amount = prepare(row, gateway)
-            self._lock(row, key)
+            if not locked:
+                self._lock(row, key)
+                await records.save_payment(s, row)
             ref = self._ref(row)
             tx_id = new_id("ptx", now)
         try:
@@ -599,8 +654,7 @@ class PaymentService:
             await self._failed_call(payment_id, key, kind, amount, exc)
             raise _gateway_error(kind, row.gateway, exc) from exc
         async with self.db.transaction() as s:
-            row = await self._row(s, payment_id, lock=True)
-            txs = await self._transactions(s, row.id)
+            row, txs = await self._record_with_ledger(s, payment_id)
             await self._ledger(s, row, kind, result.status.value, result.amount or amount, key, reference=result.reference,
                                reason=reason, error_code=result.error_code, error_message=result.error_message, tx_id=tx_id,
                                note=note, prior=txs)  # fmt: skip
@@ -609,13 +663,16 @@ class PaymentService:
             event = apply(row, result, amount) if result.status is not OperationStatus.FAILED else None
             self._unlock(row)
             self._touch(row)
+            await records.save_payment(s, row)  # before ``then``, which may read the payment
             message = payment_message(row, txs)  # once, for the event and the answer
             if event:
                 extra = {"note": note} if note else {}
-                record_event(
+                await write_event(
                     s, event, payment_name(row.id), message, self.clock.now(), amount=result.amount or amount,
                     reason=reason, **extra,
                 )  # fmt: skip
+            if then is not None and result.status is not OperationStatus.FAILED:
+                await then(s, row)
             if result.status is OperationStatus.FAILED:
                 error: PaymentError | None = PaymentError(
                     PAYMENT_DECLINED, f"The gateway refused the {kind}: {result.error_message or result.error_code}.",
@@ -629,14 +686,16 @@ class PaymentService:
             raise error
         return message
 
-    async def capture(self, request: P.CapturePaymentRequest) -> P.Payment:
-        def prepare(row: PaymentRow, gateway: PaymentGateway) -> int:
+    async def capture(self, request: P.CapturePaymentRequest, *, then: AfterApply | None = None) -> P.Payment:
+        """Capture (part of) an authorization; ``then``: see :data:`AfterApply`."""
+
+        def prepare(row: PaymentRecord, gateway: PaymentGateway) -> int:
             return check_capture(gateway.config(), PaymentState(row.status), _amounts(row), request.amount, row.id)
 
         async def call(gateway: PaymentGateway, ref: PaymentRef, amount: int, key: str, tx_id: str) -> OperationResult:
             return await gateway.capture(CaptureRequest(ref, amount, key))
 
-        def apply(row: PaymentRow, result: OperationResult, amount: int) -> str | None:
+        def apply(row: PaymentRecord, result: OperationResult, amount: int) -> str | None:
             if result.status is OperationStatus.PENDING:
                 return None  # a webhook reports the capture
             row.status, row.amount_captured = S.SUCCEEDED.value, result.amount or amount
@@ -645,18 +704,19 @@ class PaymentService:
             return "payment.captured"
 
         return await self._operate(
-            "CapturePayment", "capture", request, request.name, request.idempotency_key, prepare, call, apply
-        )
+            "CapturePayment", "capture", request, request.name, request.idempotency_key, prepare, call, apply,
+            then=then,
+        )  # fmt: skip
 
     async def void(self, request: P.VoidPaymentRequest) -> P.Payment:
-        def prepare(row: PaymentRow, gateway: PaymentGateway) -> int:
+        def prepare(row: PaymentRecord, gateway: PaymentGateway) -> int:
             check_void(PaymentState(row.status), row.id)
             return 0
 
         async def call(gateway: PaymentGateway, ref: PaymentRef, amount: int, key: str, tx_id: str) -> OperationResult:
             return await gateway.void(VoidRequest(ref, key))
 
-        def apply(row: PaymentRow, result: OperationResult, amount: int) -> str | None:
+        def apply(row: PaymentRecord, result: OperationResult, amount: int) -> str | None:
             row.status = S.CANCELLED.value
             row.action_type, row.action_data, row.action_expires_at = "", {}, None
             return "payment.voided"
@@ -668,13 +728,13 @@ class PaymentService:
     async def refund(self, request: P.RefundPaymentRequest) -> P.Payment:
         reason, note = refund_reason(request.reason)
 
-        def prepare(row: PaymentRow, gateway: PaymentGateway) -> int:
+        def prepare(row: PaymentRecord, gateway: PaymentGateway) -> int:
             return check_refund(gateway.config(), PaymentState(row.status), _amounts(row), request.amount, row.id)
 
         async def call(gateway: PaymentGateway, ref: PaymentRef, amount: int, key: str, tx_id: str) -> OperationResult:
             return await gateway.refund(RefundRequest(ref, amount, key, reason, tx_id, note))
 
-        def apply(row: PaymentRow, result: OperationResult, amount: int) -> str | None:
+        def apply(row: PaymentRecord, result: OperationResult, amount: int) -> str | None:
             # A pending refund already counts against what is left, so two refunds can
             # never exceed the capture; a failure webhook would give it back.
             row.amount_refunded += result.amount or amount
@@ -1024,7 +1084,7 @@ class PaymentService:
         return done
 
 
-def _amounts(row: PaymentRow) -> Amounts:
+def _amounts(row: AnyPayment) -> Amounts:
     return Amounts(row.amount, row.amount_authorized, row.amount_captured, row.amount_refunded)
 
 

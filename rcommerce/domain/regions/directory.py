@@ -11,9 +11,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rcommerce.cache.reference import ReferenceCache, through
 from rcommerce.domain.regions.models import RegionCountryRow, RegionProviderRow, RegionRow
 
-__all__ = ["ProviderKind", "RegionDirectory", "RegionInfo", "load_regions"]
+__all__ = ["REFERENCE_NAMESPACE", "ProviderKind", "RegionDirectory", "RegionInfo", "load_regions"]
+
+#: The reference-cache namespace of regions; every committed region write bumps it.
+REFERENCE_NAMESPACE = "regions"
 
 
 class ProviderKind:
@@ -74,13 +78,17 @@ async def load_regions(session: AsyncSession, rows: Iterable[RegionRow]) -> list
 
 
 class RegionDirectory:
-    """Looks regions up by id or by country."""
+    """Looks regions up by id or by country.
+
+    With a ``reference`` cache, ``get`` answers from the process's memo of ``RegionInfo``
+    (invalidated by every committed region write); without one it reads the database.
+    """
+
+    def __init__(self, reference: ReferenceCache | None = None) -> None:
+        self._reference = reference
 
     async def get(self, session: AsyncSession, region_id: str) -> RegionInfo | None:
-        row = await session.get(RegionRow, region_id)
-        if row is None:
-            return None
-        return (await load_regions(session, [row]))[0]
+        return await through(self._reference, REFERENCE_NAMESPACE, region_id, lambda: self._load(session, region_id))
 
     async def for_country(self, session: AsyncSession, country_code: str) -> RegionInfo | None:
         """The region serving ``country_code`` (alpha-2, any case), or None."""
@@ -88,3 +96,10 @@ class RegionDirectory:
             select(RegionCountryRow.region_id).where(RegionCountryRow.country_code == country_code.upper())
         )
         return None if region_id is None else await self.get(session, region_id)
+
+    @staticmethod
+    async def _load(session: AsyncSession, region_id: str) -> RegionInfo | None:
+        row = await session.get(RegionRow, region_id)
+        if row is None:
+            return None
+        return (await load_regions(session, [row]))[0]

@@ -17,11 +17,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rcommerce.cache.reference import ReferenceCache
 from rcommerce.clock import Clock
 from rcommerce.db.database import Database, is_unique_violation
 from rcommerce.domain.regions import rules
 from rcommerce.domain.regions.countries import is_country
-from rcommerce.domain.regions.directory import ProviderKind, RegionInfo, load_regions
+from rcommerce.domain.regions.directory import REFERENCE_NAMESPACE, ProviderKind, RegionInfo, load_regions
 from rcommerce.domain.regions.errors import (
     COUNTRY_IN_OTHER_REGION,
     INVALID_COUNTRY,
@@ -92,12 +93,15 @@ class RegionService:
         page_tokens: PageTokens,
         known: rules.KnownProviders | None = None,
         usages: Sequence[RegionUsage] = (),
+        reference: ReferenceCache | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
         self._tokens = page_tokens
         self._known = known or rules.KnownProviders()
         self._usages = list(usages)
+        #: The memo ``RegionDirectory`` readers share; every committed write invalidates it.
+        self._reference = reference
 
     def add_usage(self, usage: RegionUsage) -> None:
         """Register a check that refuses to delete a region still in use (REGION_IN_USE)."""
@@ -193,7 +197,8 @@ class RegionService:
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
         """One write transaction; a concurrent writer taking the same country, or a
-        region still referenced elsewhere, becomes its reason (after rollback)."""
+        region still referenced elsewhere, becomes its reason (after rollback). After
+        commit the cached regions are invalidated."""
         try:
             async with self._db.transaction() as session:
                 yield session
@@ -205,6 +210,8 @@ class RegionService:
             raise RegionError(
                 REGION_IN_USE, "The region is still used by carts or orders; it cannot be deleted."
             ) from exc
+        if self._reference is not None:
+            await self._reference.bump(REFERENCE_NAMESPACE)
 
     def _validate(self, region: regions_pb2.Region, paths: Sequence[str], field: str) -> None:
         problems: list[rules.Problem] = []

@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rcommerce import money
+from rcommerce.cache.reference import ReferenceCache, through
 from rcommerce.clock import Clock
 from rcommerce.config import ShippingSettings
 from rcommerce.domain.shipping import repository
@@ -54,6 +56,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("rcommerce.shipping")
+
+T = TypeVar("T")
 
 #: Provider code of the built-in table rates (zones and their rates).
 TABLE_PROVIDER = "builtin"
@@ -153,9 +157,9 @@ def _chargeable(parcels: Sequence[PackedParcel], volumetric: str) -> int:
     return sum(chargeable_grams(p.weight_grams, p.length_mm, p.width_mm, p.height_mm, preset) for p in parcels)
 
 
-def _profile_ok(rate: RateSpec, items: Sequence[ShipmentItem], profiles: Mapping[str, set[str]]) -> bool:
+def _profile_ok(rate: RateSpec, items: Sequence[ShipmentItem], profiles: Mapping[str, frozenset[str]]) -> bool:
     """A rate tied to a profile serves a shipment only when every item is in that profile."""
-    return not rate.profile_id or all(rate.profile_id in profiles.get(i.product_id, set()) for i in items)
+    return not rate.profile_id or all(rate.profile_id in profiles.get(i.product_id, ()) for i in items)
 
 
 class ShippingQuoter:
@@ -167,10 +171,16 @@ class ShippingQuoter:
         clock: Clock,
         carriers: Mapping[str, ShippingCarrier] | None = None,
         settings: ShippingSettings | None = None,
+        reference: ReferenceCache | None = None,
     ) -> None:
         self._clock = clock
         self._carriers = dict(carriers or {})
         self._settings = settings or ShippingSettings()
+        #: The process's memo of zones, rates, rules and profiles; None reads them every time.
+        self._reference = reference
+
+    async def _tables(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
+        return await through(self._reference, repository.REFERENCE_NAMESPACE, key, load)
 
     @property
     def origin(self) -> Address:
@@ -201,7 +211,8 @@ class ShippingQuoter:
         shippable = _shippable(request)
         if not shippable:
             return None, []
-        zone = find_zone(await repository.active_zones(session), request.destination)
+        zones = await self._tables("zones", lambda: repository.active_zones(session))
+        zone = find_zone(zones, request.destination)
         if zone is None:
             dest = request.destination
             raise ShippingError(
@@ -226,15 +237,19 @@ class ShippingQuoter:
             items=tuple(RuleItem(i.sku, i.variant_id, i.product_id, i.quantity, i.category_ids) for i in shippable),
             customer_group_ids=request.customer_group_ids,
         )
-        ruled = apply_rules(await repository.rules(session), ctx, options)
+        ruled = apply_rules(await self._tables("rules", lambda: repository.rules(session)), ctx, options)
         return zone, sorted(ruled, key=lambda o: (o.total, o.display_name, o.service_code))
 
     async def _table_options(
         self, session: AsyncSession, request: ShipmentRequest, zone: ZoneSpec,
         items: Sequence[ShipmentItem], parcels: Sequence[PackedParcel],
     ) -> list[Option]:  # fmt: skip
-        rates = await repository.zone_rates(session, zone.id, request.currency)
-        profiles = await repository.product_profiles(session) if any(r.profile_id for r in rates) else {}
+        rates = await self._tables(
+            ("rates", zone.id, request.currency), lambda: repository.zone_rates(session, zone.id, request.currency)
+        )
+        profiles: Mapping[str, frozenset[str]] = {}
+        if any(r.profile_id for r in rates):
+            profiles = await self._tables("profiles", lambda: repository.product_profiles(session))
         out: list[Option] = []
         for rate in rates:
             if not _profile_ok(rate, items, profiles):

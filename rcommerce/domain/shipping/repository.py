@@ -1,7 +1,14 @@
-"""Loading rows as the pure rules' specs."""
+"""Loading rows as the pure rules' specs.
+
+Zones, rates, rules and profiles are reference data: the quoter reads them through the
+process's :class:`~rcommerce.cache.reference.ReferenceCache` (namespace
+:data:`REFERENCE_NAMESPACE`, bumped by every committed shipping write), so what these return
+is immutable.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -12,7 +19,12 @@ from rcommerce.domain.shipping.rates import RateKind, RateSpec
 from rcommerce.domain.shipping.rules import Rule
 from rcommerce.domain.shipping.zones import ZoneSpec
 
-__all__ = ["active_zones", "product_profiles", "rate_spec", "rules", "zone_rates", "zone_spec"]
+__all__ = [
+    "REFERENCE_NAMESPACE", "active_zones", "product_profiles", "rate_spec", "rules", "zone_rates", "zone_spec",
+]  # fmt: skip
+
+#: The reference-cache namespace of the shipping tables.
+REFERENCE_NAMESPACE = "shipping"
 
 
 def zone_spec(row: ShippingZoneRow) -> ZoneSpec:
@@ -52,17 +64,17 @@ def rate_spec(row: ShippingRateRow) -> RateSpec:
     )
 
 
-async def active_zones(session: AsyncSession) -> list[ZoneSpec]:
+async def active_zones(session: AsyncSession) -> tuple[ZoneSpec, ...]:
     """Active zones in their configured order (position, then creation)."""
     rows = await session.scalars(
         select(ShippingZoneRow)
         .where(ShippingZoneRow.active.is_(True))
         .order_by(ShippingZoneRow.position, ShippingZoneRow.created_at, ShippingZoneRow.id)
     )
-    return [zone_spec(r) for r in rows]
+    return tuple(zone_spec(r) for r in rows)
 
 
-async def zone_rates(session: AsyncSession, zone_id: str, currency: str) -> list[RateSpec]:
+async def zone_rates(session: AsyncSession, zone_id: str, currency: str) -> tuple[RateSpec, ...]:
     rows = await session.scalars(
         select(ShippingRateRow)
         .where(
@@ -72,16 +84,16 @@ async def zone_rates(session: AsyncSession, zone_id: str, currency: str) -> list
         )
         .order_by(ShippingRateRow.position, ShippingRateRow.created_at, ShippingRateRow.id)
     )
-    return [rate_spec(r) for r in rows]
+    return tuple(rate_spec(r) for r in rows)
 
 
-async def rules(session: AsyncSession) -> list[Rule]:
+async def rules(session: AsyncSession) -> tuple[Rule, ...]:
     rows = await session.scalars(
         select(ShippingRuleRow)
         .where(ShippingRuleRow.enabled.is_(True))
         .order_by(ShippingRuleRow.created_at, ShippingRuleRow.id)
     )
-    return [
+    return tuple(
         Rule(
             id=r.id,
             name=r.name,
@@ -92,13 +104,13 @@ async def rules(session: AsyncSession) -> list[Rule]:
             currency=r.currency_code,
         )
         for r in rows
-    ]
+    )
 
 
-async def product_profiles(session: AsyncSession) -> dict[str, set[str]]:
+async def product_profiles(session: AsyncSession) -> Mapping[str, frozenset[str]]:
     """Product id -> the ids of the profiles listing it."""
     out: dict[str, set[str]] = {}
     for row in await session.scalars(select(ShippingProfileRow)):
         for product_id in row.product_ids:
             out.setdefault(product_id, set()).add(row.id)
-    return out
+    return {product_id: frozenset(ids) for product_id, ids in out.items()}

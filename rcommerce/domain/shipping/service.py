@@ -3,7 +3,8 @@ one transaction per command with its event in the outbox), and the quote preview
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -13,9 +14,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rcommerce.cache.reference import ReferenceCache
 from rcommerce.clock import Clock
 from rcommerce.db.database import Database
-from rcommerce.domain.shipping import convert, rule_convert
+from rcommerce.domain.shipping import convert, repository, rule_convert
 from rcommerce.domain.shipping.errors import (
     SHIPPING_PROFILE_IN_USE,
     SHIPPING_PROFILE_NOT_FOUND,
@@ -83,11 +85,25 @@ def _apply(row: Any, values: dict[str, Any]) -> None:
 class ShippingService:
     """Admin CRUD and quote previews. Every command is one transaction with its event."""
 
-    def __init__(self, db: Database, clock: Clock, page_tokens: PageTokens, quoter: ShippingQuoter) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, page_tokens: PageTokens, quoter: ShippingQuoter,
+        reference: ReferenceCache | None = None,
+    ) -> None:  # fmt: skip
         self._db = db
         self._clock = clock
         self._tokens = page_tokens
         self.quoter = quoter
+        #: The memo of shipping tables quoting reads; every committed write invalidates it.
+        self._reference = reference
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        """One write transaction of the shipping tables; after commit the cached tables are
+        invalidated."""
+        async with self._db.transaction() as session:
+            yield session
+        if self._reference is not None:
+            await self._reference.bump(repository.REFERENCE_NAMESPACE)
 
     async def _create(
         self,
@@ -105,7 +121,7 @@ class ShippingService:
             return first
         now = self._clock.now()
         try:
-            async with self._db.transaction() as session:
+            async with self._write() as session:
                 row = await make_row(session, now)
                 row.create_request_id = request_id or None
                 session.add(row)
@@ -173,7 +189,7 @@ class ShippingService:
     async def update_profile(self, request: S.UpdateShippingProfileRequest) -> S.ShippingProfile:
         profile_id = parse_name(request.shipping_profile.name, "shippingProfiles", "shpr", "shipping_profile.name")
         paths = resolve_mask(request.update_mask, request.shipping_profile, PROFILE_PATHS, "shipping_profile")
-        async with self._db.transaction() as session:
+        async with self._write() as session:
             row = await self._profile(session, profile_id)
             problems = convert.Problems()
             values = convert.profile_values(
@@ -188,7 +204,7 @@ class ShippingService:
 
     async def delete_profile(self, name: str) -> None:
         profile_id = parse_name(name, "shippingProfiles", "shpr")
-        async with self._db.transaction() as session:
+        async with self._write() as session:
             row = await self._profile(session, profile_id)
             used = await session.scalar(select(func.count()).where(ShippingRateRow.profile_id == profile_id))
             if used:
@@ -238,7 +254,7 @@ class ShippingService:
     async def update_zone(self, request: S.UpdateShippingZoneRequest) -> S.ShippingZone:
         zone_id = parse_name(request.shipping_zone.name, "shippingZones", "shz", "shipping_zone.name")
         paths = resolve_mask(request.update_mask, request.shipping_zone, ZONE_PATHS, "shipping_zone")
-        async with self._db.transaction() as session:
+        async with self._write() as session:
             row = await self._zone(session, zone_id)
             problems = convert.Problems()
             values = convert.zone_values(_merged(convert.zone_message(row), request.shipping_zone, paths), problems)
@@ -251,7 +267,7 @@ class ShippingService:
 
     async def delete_zone(self, name: str) -> None:
         zone_id = parse_name(name, "shippingZones", "shz")
-        async with self._db.transaction() as session:
+        async with self._write() as session:
             row = await self._zone(session, zone_id)
             out = convert.zone_message(row)
             await session.execute(delete(ShippingRateRow).where(ShippingRateRow.zone_id == zone_id))
@@ -311,7 +327,7 @@ class ShippingService:
             request.shipping_rate.name, "shippingZones", "shz", "rates", "shr", "shipping_rate.name"
         )
         paths = resolve_mask(request.update_mask, request.shipping_rate, RATE_PATHS, "shipping_rate")
-        async with self._db.transaction() as session:
+        async with self._write() as session:
             row = await self._rate(session, zone_id, rate_id)
             values = await self._rate_values(session, _merged(convert.rate_message(row), request.shipping_rate, paths))
             now = self._clock.now()
@@ -322,7 +338,7 @@ class ShippingService:
 
     async def delete_rate(self, name: str) -> None:
         zone_id, rate_id = parse_child_name(name, "shippingZones", "shz", "rates", "shr")
-        async with self._db.transaction() as session:
+        async with self._write() as session:
             row = await self._rate(session, zone_id, rate_id)
             out = convert.rate_message(row)
             await session.delete(row)
@@ -366,7 +382,7 @@ class ShippingService:
     async def update_rule(self, request: S.UpdateShippingRuleRequest) -> S.ShippingRule:
         rule_id = parse_name(request.shipping_rule.name, "shippingRules", "shru", "shipping_rule.name")
         paths = resolve_mask(request.update_mask, request.shipping_rule, RULE_PATHS, "shipping_rule")
-        async with self._db.transaction() as session:
+        async with self._write() as session:
             row = await self._rule(session, rule_id)
             problems = convert.Problems()
             values = rule_convert.rule_values(
@@ -381,7 +397,7 @@ class ShippingService:
 
     async def delete_rule(self, name: str) -> None:
         rule_id = parse_name(name, "shippingRules", "shru")
-        async with self._db.transaction() as session:
+        async with self._write() as session:
             row = await self._rule(session, rule_id)
             out = rule_convert.rule_message(row)
             await session.delete(row)

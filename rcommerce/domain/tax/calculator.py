@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rcommerce.cache.reference import ReferenceCache
 from rcommerce.clock import Clock, SystemClock
 from rcommerce.domain.tax.errors import TAX_CALCULATION_FAILED, TAX_PROVIDER_NOT_FOUND, TaxError
 from rcommerce.domain.tax.provider import SessionBoundTaxProvider
@@ -49,8 +50,11 @@ class TaxCalculator:
         *,
         clock: Clock | None = None,
         origin_country: str = "",
+        reference: ReferenceCache | None = None,
     ) -> None:
         self._providers = providers
+        #: Zone tables for the session-bound (built-in) provider; None reads them every time.
+        self._reference = reference
         self._vat = vat_validator or VatIdChecker()
         self._clock = clock or SystemClock()
         self._origin = origin_country.upper()
@@ -73,7 +77,7 @@ class TaxCalculator:
             return zero_result(request, reverse_charge=True)
         provider = self._provider(provider_code)
         if isinstance(provider, SessionBoundTaxProvider):
-            provider = provider.bind(session, now)
+            provider = provider.bind(session, now, self._reference)
         try:
             return await provider.calculate(request)
         except DomainError:

@@ -2,7 +2,8 @@
 
 Providers see only messages, but the built-in one must read rates in the caller's
 transaction, so it is *session bound*: the calculator calls ``bind(session, now)`` and
-uses the provider that returns.
+uses the provider that returns. ``reference`` is the process's memo of zone tables (None:
+read them from the database every time).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rcommerce.cache.reference import ReferenceCache
 from rcommerce.domain.tax.rates import active_exemption_zones, rates_at
 from rcommerce.domain.tax.rules import compute
 from rcommerce.plugins.providers import TaxProvider, TaxRequest, TaxResult
@@ -23,7 +25,7 @@ __all__ = ["DbTaxProvider", "SessionBoundTaxProvider"]
 class SessionBoundTaxProvider(Protocol):
     """A tax provider that needs the caller's session (the built-in one)."""
 
-    def bind(self, session: AsyncSession, now: datetime) -> TaxProvider: ...
+    def bind(self, session: AsyncSession, now: datetime, reference: ReferenceCache | None = None) -> TaxProvider: ...
 
 
 class DbTaxProvider:
@@ -32,11 +34,12 @@ class DbTaxProvider:
     code = "builtin"
     display_name = "Built-in zones and rates"
 
-    def __init__(self, session: AsyncSession, now: datetime) -> None:
+    def __init__(self, session: AsyncSession, now: datetime, reference: ReferenceCache | None = None) -> None:
         self._session = session
         self._now = now
+        self._reference = reference
 
     async def calculate(self, request: TaxRequest) -> TaxResult:
-        rates = await rates_at(self._session, request.destination, self._now)
+        rates = await rates_at(self._session, request.destination, self._now, self._reference)
         exempt_zones = await active_exemption_zones(self._session, request.customer_id, self._now)
         return compute(request, rates, exempt_zones=exempt_zones)

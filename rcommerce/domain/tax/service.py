@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rcommerce.cache.reference import ReferenceCache
 from rcommerce.clock import Clock, as_utc
 from rcommerce.db import Database
 from rcommerce.domain.customers.directory import CustomerDirectory
@@ -32,7 +33,7 @@ from rcommerce.domain.tax.errors import (
     TaxError,
 )
 from rcommerce.domain.tax.models import TaxCategoryRow, TaxExemptionRow, TaxRateRow, TaxZoneRow
-from rcommerce.domain.tax.rates import matching_zones
+from rcommerce.domain.tax.rates import REFERENCE_NAMESPACE, matching_zones
 from rcommerce.domain.tax.transactions import list_transactions
 from rcommerce.domain.tax.validation import (
     CODE,
@@ -81,9 +82,11 @@ class TaxService:
 
     def __init__(
         self, db: Database, clock: Clock, page_tokens: PageTokens, calculator: TaxCalculator, vat: VatIdChecker,
-        *, default_provider: str = "builtin",
+        *, default_provider: str = "builtin", reference: ReferenceCache | None = None,
     ) -> None:  # fmt: skip
         self._db = db
+        #: The memo of zone tables pricing reads; every committed write invalidates it.
+        self._reference = reference
         self._clock = clock
         self._tokens = page_tokens
         self._calculator = calculator
@@ -97,8 +100,11 @@ class TaxService:
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
+        """One write transaction; after commit the cached zone tables are invalidated."""
         async with self._db.transaction() as session:
             yield session
+        if self._reference is not None:
+            await self._reference.bump(REFERENCE_NAMESPACE)
 
     # -- zones ---------------------------------------------------------------------------
     def _zone_violations(self, zone: tax_pb2.TaxZone, paths: tuple[str, ...] | list[str]) -> list[FieldViolation]:

@@ -21,7 +21,7 @@ from rcommerce.names import parse_name
 from rcommerce.pagination import PageTokens, fingerprint, page_size
 from rcommerce.plugins.providers import Address, TaxComponent, TaxResult
 
-__all__ = ["list_transactions", "record_tax_lines"]
+__all__ = ["list_transactions", "record_tax_lines", "tax_line_rows"]
 
 _ZERO = TaxComponent(name="", rate=Decimal(0), amount=0)
 
@@ -38,7 +38,28 @@ async def record_tax_lines(
     shipping_amount: int = 0,
     prices_include_tax: bool = False,
 ) -> list[TaxTransactionRow]:
-    """Record ``result`` for order ``order_id`` ("ord_...") in the caller's transaction.
+    """Record ``result`` for order ``order_id`` ("ord_...") in the caller's transaction
+    (the rows of :func:`tax_line_rows`, added to the session)."""
+    rows = tax_line_rows(
+        order_id, order_line_ids, result, currency=currency, destination=destination, now=now,
+        shipping_amount=shipping_amount, prices_include_tax=prices_include_tax,
+    )  # fmt: skip
+    session.add_all(rows)
+    return rows
+
+
+def tax_line_rows(
+    order_id: str,
+    order_line_ids: Mapping[str, str] | Sequence[str],
+    result: TaxResult,
+    *,
+    currency: str,
+    destination: Address,
+    now: datetime,
+    shipping_amount: int = 0,
+    prices_include_tax: bool = False,
+) -> list[TaxTransactionRow]:
+    """The tax transaction rows of ``result`` for order ``order_id`` ("ord_...").
 
     ``order_line_ids`` maps each result line's ``line_id`` (the cart line) to its order
     line id, or lists the order line ids in the order of ``result.lines``. A line without
@@ -72,7 +93,6 @@ async def record_tax_lines(
     shipping_base = shipping_amount - result.shipping_tax if prices_include_tax else shipping_amount
     if shipping_amount:
         rows.extend(row("shipping", "", shipping_base, c) for c in (result.shipping or (_ZERO,)))
-    session.add_all(rows)
     return rows
 
 

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
+from rcommerce.cache.reference import ReferenceCache
 from rcommerce.clock import Clock
 from rcommerce.config import TaxSettings
 from rcommerce.db import Database
 from rcommerce.domain.tax.calculator import TaxCalculator
+from rcommerce.domain.tax.rates import REFERENCE_NAMESPACE
 from rcommerce.domain.tax.seed import seed_zones
 from rcommerce.domain.tax.service import TaxService
 from rcommerce.domain.tax.vat_checker import VatIdChecker
@@ -35,17 +37,24 @@ class TaxServices:
 async def build_tax(
     db: Database, clock: Clock, tokens: PageTokens, settings: TaxSettings,
     tax_providers: dict[str, TaxProvider], vat_validators: dict[str, VatValidator],
+    reference: ReferenceCache | None = None,
 ) -> TaxServices:  # fmt: skip
     """The tax services; seeds ``[[tax.zones]]`` whose codes are new."""
     vat = VatIdChecker(list(vat_validators.values()), clock, cache_days=settings.vat_cache_days)
-    calculator = TaxCalculator(tax_providers, vat, clock=clock, origin_country=settings.origin_country)
-    service = TaxService(db, clock, tokens, calculator, vat, default_provider=settings.default_provider)
+    calculator = TaxCalculator(
+        tax_providers, vat, clock=clock, origin_country=settings.origin_country, reference=reference
+    )
+    service = TaxService(
+        db, clock, tokens, calculator, vat, default_provider=settings.default_provider, reference=reference
+    )
     if settings.zones:
         try:
             async with db.transaction() as session:
                 created, _ = await seed_zones(session, settings.zones, clock.now())
             if created:
                 log.info("seeded %d tax zone(s) from [tax] zones", created)
+                if reference is not None:
+                    await reference.bump(REFERENCE_NAMESPACE)
         except IntegrityError:
             log.info("tax zones were seeded by another process")
     return TaxServices(calculator, vat, service)

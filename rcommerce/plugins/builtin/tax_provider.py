@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rcommerce.cache.reference import ReferenceCache
 from rcommerce.domain.tax.provider import DbTaxProvider
 from rcommerce.plugins.providers import TaxProvider, TaxRequest, TaxResult
 
@@ -24,8 +25,8 @@ class BuiltinTaxProvider:
     code = "builtin"
     display_name = "Built-in zones and rates"
 
-    def bind(self, session: AsyncSession, now: datetime) -> TaxProvider:
-        return DbTaxProvider(session, now)
+    def bind(self, session: AsyncSession, now: datetime, reference: ReferenceCache | None = None) -> TaxProvider:
+        return DbTaxProvider(session, now, reference)
 
     async def calculate(self, request: TaxRequest) -> TaxResult:
         raise RuntimeError("the builtin tax provider reads the database: call it through TaxCalculator")

@@ -64,6 +64,8 @@ class DatabaseSettings(_Section):
     url: str = "sqlite+aiosqlite:///./var/rcommerce.db"
     pool_size: int = Field(10, ge=1)
     max_overflow: int = Field(10, ge=0)
+    #: A pooled connection idle this long is checked with a round trip before use.
+    ping_after_idle_s: float = Field(5.0, ge=0)
     echo: bool = False
     #: Apply migrations at start when the database is the embedded SQLite file.
     auto_migrate_embedded: bool = True

@@ -5,6 +5,13 @@ transaction: :meth:`Database.transaction` for commands, :meth:`Database.read` fo
 queries. On SQLite, write transactions start with ``BEGIN IMMEDIATE`` so two writers
 queue on the busy timeout instead of failing with "database is locked" when a read
 transaction tries to upgrade.
+
+Pooled server connections are checked before use only after they sat idle for
+``ping_after_idle_s``: SQLAlchemy's ``pool_pre_ping`` checks every checkout, which on
+asyncpg is three round trips (BEGIN, a no-op, ROLLBACK) before every transaction, a
+third of a checkout's statements. A connection in steady use was proven alive by its
+last transaction; one that broke under it anyway fails that one call as a disconnect,
+which also retires every connection opened before it.
 """
 
 from __future__ import annotations
@@ -17,14 +24,17 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
+from rcommerce.clock import Clock, SystemClock
 from rcommerce.config import DatabaseSettings
 
 log = logging.getLogger(__name__)
 
 _BEGIN_MODE = "rcommerce_sqlite_begin"
+_IDLE_SINCE = "rcommerce_idle_since"
 
 #: ``session.info`` key set by ``record_event``: the transaction appended to the outbox.
 OUTBOX_WRITTEN = "rcommerce.outbox_written"
@@ -49,10 +59,10 @@ def _sqlite_file(url: str) -> Path | None:
 class Database:
     """The process's engine and session factory."""
 
-    def __init__(self, settings: DatabaseSettings) -> None:
+    def __init__(self, settings: DatabaseSettings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.dialect = settings.dialect
-        kwargs: dict[str, Any] = {"echo": settings.echo, "pool_pre_ping": self.dialect != "sqlite"}
+        kwargs: dict[str, Any] = {"echo": settings.echo}
         if self.dialect == "sqlite":
             file = _sqlite_file(settings.url)
             if file is not None:
@@ -65,6 +75,8 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(settings.url, **kwargs)
         if self.dialect == "sqlite":
             self._configure_sqlite()
+        else:
+            self._ping_idle_connections(settings.ping_after_idle_s, clock or SystemClock())
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         #: Called after a transaction that appended events committed (wakes event watchers).
         self.on_outbox_commit: Callable[[], None] | None = None
@@ -85,6 +97,29 @@ class Database:
         def _on_begin(conn: Connection) -> None:
             mode = conn.get_execution_options().get(_BEGIN_MODE, "DEFERRED")
             conn.exec_driver_sql(f"BEGIN {mode}")
+
+    def _ping_idle_connections(self, after_s: float, clock: Clock) -> None:
+        sync_engine = self.engine.sync_engine
+        dialect = sync_engine.dialect
+
+        @event.listens_for(sync_engine, "checkin")
+        def _on_checkin(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+            record.info[_IDLE_SINCE] = clock.monotonic()
+
+        @event.listens_for(sync_engine, "checkout")
+        def _on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+            idle_since = record.info.get(_IDLE_SINCE)  # None: connected just now
+            if idle_since is None or clock.monotonic() - idle_since < after_s:
+                return
+            try:
+                alive = dialect.do_ping(dbapi_connection)
+            except dialect.loaded_dbapi.Error as exc:
+                if not dialect.is_disconnect(exc, dbapi_connection, None):
+                    raise
+                alive = False
+            if not alive:
+                # The pool discards this connection and checks out another (or connects).
+                raise DisconnectionError("pooled connection was closed while idle")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

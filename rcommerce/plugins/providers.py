@@ -228,6 +228,10 @@ class GatewayConfig:
     methods: tuple[PaymentMethodConfig, ...]
     #: Authorize now, capture later (``InitiateRequest.capture=False``).
     supports_manual_capture: bool = True
+    #: The gateway takes the money itself, so a region with automatic capture captures
+    #: right after the order is placed. False where money moves by hand (bank transfer,
+    #: cash on delivery): the payment stays authorized until staff capture what arrived.
+    supports_automatic_capture: bool = True
     supports_partial_capture: bool = False
     supports_refunds: bool = True
     supports_partial_refunds: bool = False

@@ -4,7 +4,7 @@
   order number last: its events, status history and stored order must be exactly what
   the repository's own path (``OrderRepository.emit`` + ``refresh_statuses``) produces.
 - The checkout's capture derives the order's payment status with Core reads and one
-  ``UPDATE`` (``OrderRepository.refresh_after_capture``): the stored order, its events and
+  ``UPDATE`` (``OrderRepository.refresh_from_payments``): the stored order, its events and
   status history must be what ``refresh_statuses`` on the locked order produces, also when
   the order has to be confirmed on the way.
 - Carts read the products of their lines through the catalog cache: a catalog write
@@ -115,7 +115,7 @@ async def test_capture_refresh_matches_the_repository_path(
 ) -> None:
     variant = await w.variant(2500, stock=10)
     fast = await _checkout(w, variant)
-    monkeypatch.setattr(OrderRepository, "refresh_after_capture", _through_repository)
+    monkeypatch.setattr(OrderRepository, "refresh_from_payments", _through_repository)
     slow = await _checkout(w, variant)
     fast_trace, slow_trace = await _order_trace(db, fast), await _order_trace(db, slow)
     assert [t for t, _ in fast_trace[0]][-1] == "order.paid"
@@ -136,7 +136,7 @@ async def test_capture_refresh_confirms_a_pending_order_as_the_repository_does(w
     w.clock.advance(seconds=60)
     orders = OrderRepository(w.clock)
     async with db.transaction() as s:
-        await orders.refresh_after_capture(s, fast, actor="staff")
+        await orders.refresh_from_payments(s, fast, actor="staff")
     async with db.transaction() as s:
         await _through_repository(orders, s, slow, actor="staff")
     fast_trace, slow_trace = await _order_trace(db, fast), await _order_trace(db, slow)
@@ -151,7 +151,7 @@ async def test_capture_refresh_confirms_a_pending_order_as_the_repository_does(w
 async def test_capture_refresh_of_a_missing_order_is_order_not_found(db: Database) -> None:
     async with db.transaction() as s:
         with pytest.raises(OrderError) as raised:
-            await OrderRepository(FrozenClock(datetime(2026, 1, 1, tzinfo=UTC))).refresh_after_capture(s, "ord_missing")
+            await OrderRepository(FrozenClock(datetime(2026, 1, 1, tzinfo=UTC))).refresh_from_payments(s, "ord_missing")
     assert raised.value.reason is ORDER_NOT_FOUND
 
 

@@ -527,31 +527,46 @@ async def test_an_operation_locks_a_free_payment_its_own_lock_or_a_stale_one(env
     assert env.counting.calls["capture"] == 2 and env.counting.calls["refund"] == 0
 
 
-async def test_capture_then_runs_in_the_transaction_that_applies_the_capture(env: Env) -> None:
+async def test_the_target_observer_runs_in_the_transaction_that_moves_the_payment(env: Env) -> None:
     auth = await env.create(capture="manual")
-    seen: list[tuple[str, int, list[str]]] = []
+    seen: list[tuple[str, str, int, list[str]]] = []
 
-    async def then(s: Any, row: PaymentRow) -> None:
+    async def observer(s: Any, target: str) -> None:
+        row = await s.get(PaymentRow, auth.name.removeprefix("payments/"), populate_existing=True)
         ledger = await s.scalars(
             select(PaymentTransactionRow.kind).where(PaymentTransactionRow.payment_id == row.id)
             .order_by(PaymentTransactionRow.seq)
         )  # fmt: skip
-        seen.append((row.status, row.amount_captured, list(ledger)))
+        seen.append((target, row.status, row.amount_captured, list(ledger)))
 
+    env.service.observe_targets("carts", observer)
     request = P.CapturePaymentRequest(name=auth.name, idempotency_key=f"c-{auth.name}")
-    done = await env.service.capture(request, then=then)
-    assert seen == [("succeeded", 9999, ["initiate", "capture"])]
-    assert await env.service.capture(request, then=then) == done  # a replay: no second call
-    assert len(seen) == 1
+    done = await env.service.capture(request)
+    assert seen == [(env.cart, "succeeded", 9999, ["initiate", "capture"])]
+    assert await env.service.capture(request) == done  # a replay: nothing moved, no second call
+    await env.service.refund(P.RefundPaymentRequest(name=auth.name, amount=1000, idempotency_key=f"r-{auth.name}"))
+    assert [(status, kinds[-1]) for _, status, _, kinds in seen] == [
+        ("succeeded", "capture"), ("partially_refunded", "refund")
+    ]  # fmt: skip
+    env.service.observe_targets("carts", _never)
+    env.service.observe_targets("orders", observer)  # replaces nothing of "carts": called for carts only
+    with pytest.raises(AssertionError):
+        await env.create()  # created and captured in one step: its target is told
 
-    async def fails(s: Any, row: PaymentRow) -> None:
+
+async def _never(s: Any, target: str) -> None:
+    raise AssertionError(f"observer called for {target}")
+
+
+async def test_a_failing_target_observer_leaves_the_payment_as_it_was(env: Env) -> None:
+    other = await env.create(capture="manual")
+
+    async def fails(s: Any, target: str) -> None:
         raise RuntimeError("what depends on the payment failed")
 
-    other = await env.create(capture="manual")
+    env.service.observe_targets("carts", fails)
     with pytest.raises(RuntimeError):
-        await env.service.capture(
-            P.CapturePaymentRequest(name=other.name, idempotency_key=f"c-{other.name}"), then=fails
-        )
+        await env.service.capture(P.CapturePaymentRequest(name=other.name, idempotency_key=f"c-{other.name}"))
     after = await env.service.get_payment(other.name)  # the capture was not recorded: one transaction
     assert after.status == _status("authorized") and [t.kind for t in after.transactions] == ["initiate"]
     assert await env.events(other) == ["payment.created", "payment.authorized"]

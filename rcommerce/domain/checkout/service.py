@@ -77,7 +77,6 @@ from rcommerce.domain.inventory.errors import INSUFFICIENT_INVENTORY
 from rcommerce.domain.inventory.stock import Stock
 from rcommerce.domain.orders.placement import OrderPlacement, PlacementRequest
 from rcommerce.domain.payments.errors import IDEMPOTENCY_KEY_REUSED, PaymentError
-from rcommerce.domain.payments.records import PaymentRecord
 from rcommerce.domain.payments.rules import PaymentState
 from rcommerce.domain.payments.service import PaymentService
 from rcommerce.domain.pricing.assembly import PricingContext, PricingEngine
@@ -263,7 +262,7 @@ class CheckoutService:
                 await self._fail(plan, CheckoutError(INTERNAL_ERROR, f"Placing the order failed: {exc!r}"), payment_id)
             raise
         if plan.automatic_capture and payment.status == payments_pb2.PAYMENT_STATUS_AUTHORIZED:
-            await self._capture(payment_id, placed.order.removeprefix("orders/"))
+            await self._capture(payment_id)
         return placed
 
     # -- step 1 --------------------------------------------------------------------------
@@ -407,11 +406,11 @@ class CheckoutService:
                 CHECKOUT_GATEWAY_NOT_ALLOWED, f"Region regions/{region.id} does not offer the {gateway} gateway.",
                 gateway=gateway, allowedGateways=",".join(region.payment_providers),
             )  # fmt: skip
-        self._payments.gateway(gateway)  # GATEWAY_NOT_FOUND when not installed
+        config = self._payments.gateway(gateway).config()  # GATEWAY_NOT_FOUND when not installed
         totals = priced.pricing.breakdown.totals
         return _Plan(
             "", cart.id, key, gateway, totals.total, region.currency_code, email, cart.customer_id or "",
-            region.automatic_capture,
+            region.automatic_capture and config.supports_automatic_capture,
         )  # fmt: skip
 
     # -- step 2 --------------------------------------------------------------------------
@@ -495,29 +494,17 @@ class CheckoutService:
             record_event(s, "checkout.completed", message.name, message, now, order=placed.name)
             return message
 
-    async def _capture(self, payment_id: str, order_id: str) -> None:
+    async def _capture(self, payment_id: str) -> None:
         """Automatic capture after the order committed; the order's payment status is
-        derived again (paid) in the transaction that records the capture. A failure leaves
-        the order with an authorized payment that staff capture later; it never undoes the
-        order."""
-        orders = self._placement.repository
-        refreshed = False
-
-        async def refresh(s: AsyncSession, _payment: PaymentRecord) -> None:
-            nonlocal refreshed
-            await orders.refresh_after_capture(s, order_id)
-            refreshed = True
-
+        derived again (paid) in the transaction that records the capture (the orders
+        context observes its payments). A failure leaves the order with an authorized
+        payment that staff capture later; it never undoes the order."""
         try:
             await self._payments.capture(
                 payments_pb2.CapturePaymentRequest(
                     name=f"payments/{payment_id}", idempotency_key=f"chk-cap:{payment_id}"
-                ),
-                then=refresh,
+                )
             )
-            if not refreshed:  # a replayed capture: its own transaction, as it was then
-                async with self._db.transaction() as s:
-                    await orders.refresh_after_capture(s, order_id)
         except DomainError as exc:
             log.warning("automatic capture of %s failed: %s %s", payment_id, exc.reason.name, exc)
 

@@ -15,7 +15,7 @@ from rcommerce.domain.carts.wiring import build_pricing_engine
 from rcommerce.domain.checkout.reconciler import CheckoutReconciler
 from rcommerce.domain.checkout.service import CheckoutService
 from rcommerce.domain.inventory.stock import Stock
-from rcommerce.domain.orders.wiring import build_order_placement
+from rcommerce.domain.orders.wiring import build_order_placement, observe_order_payments
 from rcommerce.domain.payments.service import PaymentService
 from rcommerce.gen.v1 import checkout_pb2_grpc
 from rcommerce.jobs.queue import JobQueue
@@ -44,8 +44,10 @@ def build_checkout(
 ) -> CheckoutServices:  # fmt: skip
     """The service, and the reconciler's every-minute job registered on ``queue``."""
     inventory = settings.inventory
+    placement = build_order_placement(clock, settings, providers)
+    observe_order_payments(payments, placement.repository)  # the capture marks the order paid
     service = CheckoutService(
-        db, clock, carts=carts, payments=payments, placement=build_order_placement(clock, settings, providers),
+        db, clock, carts=carts, payments=payments, placement=placement,
         pricing=build_pricing_engine(clock, settings, providers, reference),
         stock=Stock(clock, low_stock_threshold=inventory.low_stock_threshold,
                     reservation_timeout_minutes=inventory.reservation_timeout_minutes),

@@ -15,9 +15,10 @@ All of them work in the caller's ``AsyncSession`` (one command, one transaction)
   confirmed, and one whose refunds reach what was captured becomes refunded; appends
   ``order.paid`` / ``order.payment_failed`` / ``order.payment_voided`` /
   ``order.fulfillment_status_changed`` when those change;
-- :meth:`~OrderRepository.refresh_after_capture` — the same for an order the transaction
-  holds no mapped object of (the checkout's capture): read with Core, written with one
-  ``UPDATE`` of the changed columns;
+- :meth:`~OrderRepository.refresh_from_payments` — the same for an order the transaction
+  holds no mapped object of: read with Core, written with one ``UPDATE`` of the changed
+  columns; :meth:`~OrderRepository.on_payment_changed` runs it in every transaction that
+  moves one of the order's payments (the payments context's target observer);
 - :meth:`~OrderRepository.add_system_note` — a note authored by "System";
 - :meth:`~OrderRepository.attach_payments` — re-references payments to the order;
 - :meth:`~OrderRepository.emit` — flushes and appends an event with the order message.
@@ -29,6 +30,7 @@ in the caller's transaction.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from functools import cache
@@ -68,6 +70,8 @@ from rcommerce.domain.payments.records import PAYMENTS
 from rcommerce.events import record_event
 from rcommerce.gen.v1 import orders_pb2
 from rcommerce.ids import new_id
+
+log = logging.getLogger(__name__)
 
 __all__ = ["COUNTER", "PAYMENT_FIGURES", "SYSTEM_ACTOR", "OrderRepository", "next_number", "payment_figures"]
 
@@ -346,10 +350,21 @@ class OrderRepository:
         lines = await self.lines(session, row.id)
         await self._refresh(session, row, lines, payments, all_delivered=all_delivered, actor=actor)
 
-    async def refresh_after_capture(self, session: AsyncSession, order_id: str, *, actor: str = SYSTEM_ACTOR) -> None:
+    async def on_payment_changed(self, session: AsyncSession, target: str) -> None:
+        """Observer of the payments context for "orders/..." targets: the order's
+        statuses derived again in the transaction that captured, refunded, voided or
+        disputed one of its payments, whoever did (the checkout, an RPC, a webhook)."""
+        try:
+            await self.refresh_from_payments(session, target.removeprefix("orders/"))
+        except OrderError as exc:
+            if exc.reason is not ORDER_NOT_FOUND:
+                raise
+            log.warning("payment target %s names no order; no order status to derive", target)
+
+    async def refresh_from_payments(self, session: AsyncSession, order_id: str, *, actor: str = SYSTEM_ACTOR) -> None:
         """``refresh_statuses(session, await load(session, order_id, lock=True))`` for a
         transaction that holds no mapped object of the order, its lines or its payments
-        (the checkout's capture, whose payment is written with Core): the same lock, rows
+        (a payment operation, whose payment is written with Core): the same lock, rows
         and events, the order, lines and payment figures read with prebuilt Core
         statements and the order's changed columns written with one ``UPDATE``."""
         read = await _locked_order_with_lines(session, order_id)

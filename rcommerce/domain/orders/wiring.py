@@ -28,7 +28,7 @@ from rcommerce.gen.v1 import orders_pb2_grpc
 from rcommerce.pagination import PageTokens
 from rcommerce.plugins.manager import ProviderRegistry
 
-__all__ = ["OrderServices", "build_order_placement", "build_orders", "fraud_settings"]
+__all__ = ["OrderServices", "build_order_placement", "build_orders", "fraud_settings", "observe_order_payments"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,11 @@ def fraud_settings(orders: OrdersSettings) -> FraudSettings:
     )
 
 
+def observe_order_payments(payments: PaymentService, repository: OrderRepository) -> None:
+    """Derive an order's statuses in every transaction that moves one of its payments."""
+    payments.observe_targets("orders", repository.on_payment_changed)
+
+
 def build_order_placement(clock: Clock, settings: Settings, providers: ProviderRegistry) -> OrderPlacement:
     inventory = settings.inventory
     return OrderPlacement(
@@ -77,6 +82,8 @@ def build_orders(
     payments: PaymentService | None = None, reference: ReferenceCache | None = None,
 ) -> OrderServices:  # fmt: skip
     placement = build_order_placement(clock, settings, providers)
+    if payments is not None:
+        observe_order_payments(payments, placement.repository)
     ledger = Ledger(clock, low_stock_threshold=settings.inventory.low_stock_threshold)
     moves = StockMoves(placement.stock, ledger)
     service = OrderService(db, clock, tokens, placement.repository, placement.stock, payments, moves)

@@ -10,8 +10,12 @@ while a gateway is called:
    PAYMENT_OPERATION_IN_PROGRESS instead of moving money twice;
 2. *call* the gateway with the idempotency key (under ``[payments] gateway_timeout_s``);
 3. *apply*: one transaction writes the result, the ledger entry, the outbox event and the
-   stored answer of the key, and unlocks the payment; a capture's caller may change what
-   depends on the payment in that same transaction (``then``: :data:`AfterApply`).
+   stored answer of the key, and unlocks the payment.
+
+Whatever moves a payment (these operations, a gateway webhook, an expired action), the
+owner of its target derives what it shows from its payments in that same transaction:
+the orders context registers with :meth:`PaymentService.observe_targets` and an order's
+payment status follows every capture, refund, void and dispute of its payments.
 
 When the gateway fails (raises, times out) step 3 instead writes an ``error`` ledger
 entry, unlocks, releases the key and answers PAYMENT_GATEWAY_ERROR: the payment is as it
@@ -109,7 +113,7 @@ from rcommerce.plugins.providers import (
     WebhookSignatureError,
 )
 
-__all__ = ["EXPIRE_KIND", "WEBHOOK_KIND", "AfterApply", "PaymentService", "PaymentSettingsView"]
+__all__ = ["EXPIRE_KIND", "WEBHOOK_KIND", "PaymentService", "PaymentSettingsView", "TargetObserver"]
 
 log = logging.getLogger(__name__)
 P = payments_pb2
@@ -117,10 +121,11 @@ S = PaymentState
 T = TypeVar("T")
 M = TypeVar("M", bound=Message)
 
-#: Awaited in the transaction that applies an operation's accepted (or pending) result,
-#: with the changed payment (already written): what depends on the payment (an order's
-#: payment status) changes atomically with it. Not called for a replayed answer or a refusal.
-AfterApply = Callable[[AsyncSession, PaymentRecord], Awaitable[None]]
+#: Awaited in the transaction that changed a payment, once its new state is written, with
+#: the payment's target ("orders/ord_..."): what the target derives from its payments (an
+#: order's payment status) changes atomically with the payment. Not called when nothing
+#: about the payment changed (a replayed answer, a refused operation, a gateway failure).
+TargetObserver = Callable[[AsyncSession, str], Awaitable[None]]
 #: A payment as a mapped object (off the hot path) or as a Core record (claim and apply).
 AnyPayment = PaymentRow | PaymentRecord
 
@@ -192,6 +197,17 @@ class PaymentService:
         self.tokens = tokens
         self.settings = settings or PaymentSettingsView()
         self.queue = queue
+        self._observers: dict[str, TargetObserver] = {}
+
+    def observe_targets(self, collection: str, observer: TargetObserver) -> None:
+        """Await ``observer`` whenever a payment whose target is in ``collection``
+        ("orders") changes; one observer per collection (the latest registered)."""
+        self._observers[collection] = observer
+
+    async def _target_changed(self, s: AsyncSession, target: str) -> None:
+        observer = self._observers.get(target.partition("/")[0])
+        if observer is not None:
+            await observer(s, target)
 
     def register_jobs(self) -> None:
         """Register the webhook processor and the every-minute expiry sweep."""
@@ -533,6 +549,8 @@ class PaymentService:
             message = payment_message(row, txs)  # once, for the event and the answer
             if changed and target in _EVENTS:
                 await write_event(s, _EVENTS[target], payment_name(row.id), message, self.clock.now())
+            if changed:
+                await self._target_changed(s, row.target)
             if row.status == S.FAILED.value and changed:
                 error = _declined(row)
                 await idempotency.finish(s, key, error=error)
@@ -624,7 +642,6 @@ class PaymentService:
         apply: Callable[[PaymentRecord, OperationResult, int], str | None],
         reason: str = "",
         note: str = "",
-        then: AfterApply | None = None,
     ) -> P.Payment:
         """Claim, call, apply for capture, void and refund."""
         key = idempotency.check_key(key_value)
@@ -663,7 +680,7 @@ class PaymentService:
             event = apply(row, result, amount) if result.status is not OperationStatus.FAILED else None
             self._unlock(row)
             self._touch(row)
-            await records.save_payment(s, row)  # before ``then``, which may read the payment
+            await records.save_payment(s, row)  # before the target's observer reads it
             message = payment_message(row, txs)  # once, for the event and the answer
             if event:
                 extra = {"note": note} if note else {}
@@ -671,8 +688,8 @@ class PaymentService:
                     s, event, payment_name(row.id), message, self.clock.now(), amount=result.amount or amount,
                     reason=reason, **extra,
                 )  # fmt: skip
-            if then is not None and result.status is not OperationStatus.FAILED:
-                await then(s, row)
+            if result.status is not OperationStatus.FAILED:
+                await self._target_changed(s, row.target)
             if result.status is OperationStatus.FAILED:
                 error: PaymentError | None = PaymentError(
                     PAYMENT_DECLINED, f"The gateway refused the {kind}: {result.error_message or result.error_code}.",
@@ -686,8 +703,8 @@ class PaymentService:
             raise error
         return message
 
-    async def capture(self, request: P.CapturePaymentRequest, *, then: AfterApply | None = None) -> P.Payment:
-        """Capture (part of) an authorization; ``then``: see :data:`AfterApply`."""
+    async def capture(self, request: P.CapturePaymentRequest) -> P.Payment:
+        """Capture (part of) an authorization."""
 
         def prepare(row: PaymentRecord, gateway: PaymentGateway) -> int:
             return check_capture(gateway.config(), PaymentState(row.status), _amounts(row), request.amount, row.id)
@@ -704,9 +721,8 @@ class PaymentService:
             return "payment.captured"
 
         return await self._operate(
-            "CapturePayment", "capture", request, request.name, request.idempotency_key, prepare, call, apply,
-            then=then,
-        )  # fmt: skip
+            "CapturePayment", "capture", request, request.name, request.idempotency_key, prepare, call, apply
+        )
 
     async def void(self, request: P.VoidPaymentRequest) -> P.Payment:
         def prepare(row: PaymentRecord, gateway: PaymentGateway) -> int:
@@ -1014,6 +1030,8 @@ class PaymentService:
             )
             if event:
                 await self._event(s, row, event, source="webhook", providerEventId=hook.event_id)
+            await s.flush()  # the observer reads the payment as it is now
+            await self._target_changed(s, row.target)
             hook.status = "processed"
             return hook.status
 
@@ -1080,6 +1098,8 @@ class PaymentService:
                 await self._ledger(s, row, "expire", "succeeded", 0, key)
                 self._touch(row)
                 await self._event(s, row, "payment.expired")
+                await s.flush()
+                await self._target_changed(s, row.target)
                 done += 1
         return done
 

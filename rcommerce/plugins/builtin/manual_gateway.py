@@ -52,6 +52,7 @@ class ManualGateway:
                 PaymentMethodConfig(CASH_ON_DELIVERY, "Cash on Delivery"),
             ),
             supports_manual_capture=True,
+            supports_automatic_capture=False,  # nothing to capture until the money arrives
             supports_partial_capture=True,
             supports_refunds=True,
             supports_partial_refunds=True,

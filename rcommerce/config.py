@@ -66,6 +66,8 @@ class DatabaseSettings(_Section):
     max_overflow: int = Field(10, ge=0)
     #: A pooled connection idle this long is checked with a round trip before use.
     ping_after_idle_s: float = Field(5.0, ge=0)
+    #: SQLite: how long a write transaction waits for the database's one write lock.
+    sqlite_busy_timeout_s: float = Field(30.0, gt=0)
     echo: bool = False
     #: Apply migrations at start when the database is the embedded SQLite file.
     auto_migrate_embedded: bool = True

@@ -2,11 +2,13 @@
 """rcommerce checkout benchmark: carts completed into orders per second.
 
     python bench/checkout.py [--orders N] [--concurrency C] [--databases sqlite,postgresql]
-                             [--postgresql-url URL] [--workers W] [--quick] [--output PATH] [--no-write]
+                             [--event-loops asyncio,uvloop] [--postgresql-url URL] [--workers W]
+                             [--quick] [--output PATH] [--no-write]
 
 For each database it migrates a fresh one (a temporary SQLite file; on PostgreSQL a new
 database ``rcommerce_bench_checkout_<pid>`` on the server of ``--postgresql-url``, dropped
-afterwards), starts ``rcommerce serve --workers W`` (default 1) on free ports, creates a
+afterwards), starts ``rcommerce serve --workers W`` (default 1) on free ports (once per
+``[server] event_loop`` given, default the shipped ``asyncio``), creates a
 secret key and seeds over REST: a region (AUD, country AU, payment provider ``test``,
 automatic capture), a shipping zone with a flat rate, and 20 products with enough stock.
 Then, with C closed-loop REST clients:
@@ -67,6 +69,7 @@ class Result:
     orders: int
     concurrency: int
     workers: int
+    event_loop: str
     prepare_s: float
     complete_s: float
     server_cpu_s: float = 0.0
@@ -294,7 +297,7 @@ def _bench_database() -> str:
     return f"rcommerce_bench_checkout_{os.getpid()}"
 
 
-def run_database(database: str, args: argparse.Namespace) -> Result:
+def run_database(database: str, event_loop: str, args: argparse.Namespace) -> Result:
     with tempfile.TemporaryDirectory(prefix="rcommerce-bench-checkout-") as tmp:
         cwd = Path(tmp)
         drop: Callable[[], None] = lambda: None  # noqa: E731
@@ -304,7 +307,8 @@ def run_database(database: str, args: argparse.Namespace) -> Result:
             url, drop = _fresh_postgresql(args.postgresql_url)
         env = {k: v for k, v in os.environ.items() if not k.startswith("RCOMMERCE_")}
         env |= {"RCOMMERCE_DATABASE__URL": url, "RCOMMERCE_PLUGINS__AUTOLOAD": "false",
-                "RCOMMERCE_LOGGING__ACCESS_LOG": "false", "RCOMMERCE_RATE_LIMITS__ENABLED": "false"}  # fmt: skip
+                "RCOMMERCE_LOGGING__ACCESS_LOG": "false", "RCOMMERCE_RATE_LIMITS__ENABLED": "false",
+                "RCOMMERCE_SERVER__EVENT_LOOP": event_loop}  # fmt: skip
         try:
             run_cli(["migrate"], env, cwd)
             key = run_cli(["apikey", "create", "--name", "bench", "--scopes", "admin"], env, cwd).strip()
@@ -330,8 +334,9 @@ def run_database(database: str, args: argparse.Namespace) -> Result:
         finally:
             drop()
     result = Result(
-        database, args.orders, args.concurrency, args.workers, prepare_s, complete_s, server_s, database_s, client_s
-    )
+        database, args.orders, args.concurrency, args.workers, event_loop, prepare_s, complete_s, server_s, database_s,
+        client_s,
+    )  # fmt: skip
     for item in results:
         if isinstance(item, float):
             result.latencies_ms.append(item)
@@ -353,25 +358,28 @@ def report(results: Sequence[Result], command: str) -> str:
         f"Each row: {results[0].orders} carts prepared, then completed by {results[0].concurrency} closed-loop REST clients  ",
         f"Load average (1 min) at the end: {os.getloadavg()[0]:.1f} (other processes share the machine)",
         "",
-        "| database | checkouts/s | p50 ms | p99 ms | server CPU ms / checkout | database CPU ms | client CPU ms "
+        "| database | event loop | checkouts/s | p50 ms | p99 ms | server CPU ms / checkout | database CPU ms | client CPU ms "
         "| machine ceiling/s | cart → order flows/s | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         errors = sum(r.errors.values())
         lines.append(
-            f"| {r.database} | {r.per_second:,.1f} | {r.pct(0.5):.1f} | {r.pct(0.99):.1f} | {r.cpu_ms:.1f} "
+            f"| {r.database} | {r.event_loop} | {r.per_second:,.1f} | {r.pct(0.5):.1f} | {r.pct(0.99):.1f} | {r.cpu_ms:.1f} "
             f"| {r.per_checkout_ms(r.database_cpu_s):.1f} | {r.per_checkout_ms(r.client_cpu_s):.1f} "
             f"| {r.machine_ceiling:,.0f} | {r.flow_per_second:,.1f} | {errors} |"
         )
-    pg = next((r for r in results if r.database == "postgresql"), None)
-    if pg is not None:
-        met = "yes" if pg.per_second >= TARGET else "no"
-        lines += ["", "| target | measured | met |", "|---|---:|:---:|",
-                  f"| ≥ {TARGET:.0f} completed checkouts/s, PostgreSQL, 1 worker | {pg.per_second:,.1f}/s | {met} |"]  # fmt: skip
+    pg = [r for r in results if r.database == "postgresql"]
+    if pg:
+        lines += ["", "| target | event loop | measured | met |", "|---|---|---:|:---:|"]
+        lines += [
+            f"| ≥ {TARGET:.0f} completed checkouts/s, PostgreSQL, 1 worker | {r.event_loop} | {r.per_second:,.1f}/s "
+            f"| {'yes' if r.per_second >= TARGET else 'no'} |"
+            for r in pg
+        ]
     for r in results:
         for label, count in r.errors.items():
-            lines.append(f"\n{r.database}: {count} × {label}")
+            lines.append(f"\n{r.database} ({r.event_loop}): {count} × {label}")
     return "\n".join(lines) + "\n"
 
 
@@ -390,6 +398,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--event-loops", default="asyncio", help="[server] event_loop values to run: asyncio,uvloop")
     parser.add_argument("--postgresql-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--quick", action="store_true", help="100 orders, print only")
     parser.add_argument("--output", type=Path)
@@ -403,14 +412,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     results = []
+    loops = [name.strip() for name in args.event_loops.split(",") if name.strip()]
+    if unknown := [name for name in loops if name not in ("asyncio", "uvloop")]:
+        raise SystemExit(f"unknown event loop {unknown[0]!r}: asyncio or uvloop")
     for database in [d.strip() for d in args.databases.split(",") if d.strip()]:
         if database not in ("sqlite", "postgresql"):
             raise SystemExit(f"unknown database {database!r}: sqlite or postgresql")
-        print(f"{database}: {args.orders} checkouts, {args.concurrency} clients ...", flush=True)
-        result = run_database(database, args)
-        print(f"{database}: {result.per_second:.1f} checkouts/s, p50 {result.pct(0.5):.1f} ms, "
-              f"p99 {result.pct(0.99):.1f} ms, server CPU {result.cpu_ms:.1f} ms/checkout (database {result.per_checkout_ms(result.database_cpu_s):.1f}, clients {result.per_checkout_ms(result.client_cpu_s):.1f}), flows {result.flow_per_second:.1f}/s, errors {result.errors}", flush=True)  # fmt: skip
-        results.append(result)
+        for event_loop in loops:
+            print(f"{database} ({event_loop}): {args.orders} checkouts, {args.concurrency} clients ...", flush=True)
+            result = run_database(database, event_loop, args)
+            print(f"{database} ({event_loop}): {result.per_second:.1f} checkouts/s, p50 {result.pct(0.5):.1f} ms, "
+                  f"p99 {result.pct(0.99):.1f} ms, server CPU {result.cpu_ms:.1f} ms/checkout (database {result.per_checkout_ms(result.database_cpu_s):.1f}, clients {result.per_checkout_ms(result.client_cpu_s):.1f}), flows {result.flow_per_second:.1f}/s, errors {result.errors}", flush=True)  # fmt: skip
+            results.append(result)
     command = "python bench/checkout.py " + " ".join(argv if argv is not None else sys.argv[1:])
     body = report(results, command.strip())
     print(body)

@@ -343,7 +343,10 @@ class App:
         if s.run_workers_in_process:
             await self.events.start()
         await set_serving(self._health, {m.service for m in self.methods.values()}, True)
-        log.info("rcommerce %s serving gRPC on %s:%d and HTTP on %s:%d", __version__, s.host, self.grpc_port, s.host, self.http_port)
+        log.info(
+            "rcommerce %s serving gRPC on %s:%d and HTTP on %s:%d (event loop: %s)",
+            __version__, s.host, self.grpc_port, s.host, self.http_port, _loop_name(),
+        )  # fmt: skip
 
     async def stop(self) -> None:
         """Drain: stop accepting, let in-flight requests finish within the grace period."""
@@ -397,3 +400,8 @@ class App:
         if not hasattr(self, "_openapi_doc"):
             self._openapi_doc = json.dumps(build_openapi(self.bridge.routes, version=__version__)).encode()
         return 200, self._openapi_doc, "application/json"
+
+
+def _loop_name() -> str:
+    """"uvloop" or "asyncio": which event loop this process runs on (``[server] event_loop``)."""
+    return "uvloop" if type(asyncio.get_running_loop()).__module__.startswith("uvloop") else "asyncio"

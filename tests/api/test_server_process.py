@@ -22,11 +22,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
+def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RCOMMERCE_")}
     env["RCOMMERCE_DATABASE__URL"] = f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}"
     env["RCOMMERCE_PLUGINS__AUTOLOAD"] = "false"
-    return env
+    return env | settings
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 20) -> None:
@@ -43,18 +43,20 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 20) 
     raise AssertionError("server did not become ready")
 
 
-def _serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int, int]:
+def _serve(tmp_path: Path, *extra: str, **settings: str) -> tuple[subprocess.Popen[bytes], int, int]:
     grpc_port, http_port = _free_port(), _free_port()
     cmd = [sys.executable, "-m", "rcommerce.cli", "serve", "--grpc-port", str(grpc_port), "--http-port", str(http_port), *extra]
-    proc = subprocess.Popen(cmd, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    env = _env(tmp_path, **settings)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
     _wait_ready(f"http://127.0.0.1:{http_port}/readyz", proc)
     return proc, grpc_port, http_port
 
 
-def test_serve_answers_both_transports_and_drains_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("event_loop", ["asyncio", "uvloop"])
+def test_serve_answers_both_transports_and_drains_on_sigterm(tmp_path: Path, event_loop: str) -> None:
     import grpc
 
-    proc, grpc_port, http_port = _serve(tmp_path)
+    proc, grpc_port, http_port = _serve(tmp_path, RCOMMERCE_SERVER__EVENT_LOOP=event_loop)
     try:
         assert httpx.get(f"http://127.0.0.1:{http_port}/v1/ping?message=hi").json() == {"message": "hi"}
         with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
@@ -74,6 +76,7 @@ def test_serve_answers_both_transports_and_drains_on_sigterm(tmp_path: Path) -> 
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err.decode()
+    assert f"(event loop: {event_loop})".encode() in err
     assert b"rcommerce stopped" in err
 
 

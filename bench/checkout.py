@@ -3,12 +3,14 @@
 
     python bench/checkout.py [--orders N] [--concurrency C] [--databases sqlite,postgresql]
                              [--event-loops asyncio,uvloop] [--postgresql-url URL] [--workers W]
-                             [--quick] [--output PATH] [--no-write]
+                             [--separate-worker] [--quick] [--output PATH] [--no-write]
 
 For each database it migrates a fresh one (a temporary SQLite file; on PostgreSQL a new
 database ``rcommerce_bench_checkout_<pid>`` on the server of ``--postgresql-url``, dropped
 afterwards), starts ``rcommerce serve --workers W`` (default 1) on free ports (once per
-``[server] event_loop`` given, default the shipped ``asyncio``), creates a
+``[server] event_loop`` given, default the shipped ``asyncio``; with ``--separate-worker``
+the outbox dispatcher and jobs run in one ``rcommerce worker`` process beside it, as in
+production, instead of inside ``serve``), creates a
 secret key and seeds over REST: a region (AUD, country AU, payment provider ``test``,
 automatic capture), a shipping zone with a flat rate, and 20 products with enough stock.
 Then, with C closed-loop REST clients:
@@ -38,6 +40,8 @@ import asyncio
 import datetime as dt
 import os
 import platform
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,7 +54,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import run_cli, start_server
+from run import rcommerce_command, run_cli, start_server
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
@@ -70,9 +74,12 @@ class Result:
     concurrency: int
     workers: int
     event_loop: str
+    separate_worker: bool
     prepare_s: float
     complete_s: float
     server_cpu_s: float = 0.0
+    #: CPU seconds of the ``rcommerce worker`` process (0 when the work runs in ``serve``).
+    worker_cpu_s: float = 0.0
     #: CPU seconds of the database server's processes serving the benchmark database
     #: (PostgreSQL backends; 0 for SQLite, which runs inside the server process).
     database_cpu_s: float = 0.0
@@ -101,7 +108,7 @@ class Result:
     def machine_ceiling(self) -> float:
         """Checkouts per second if every CPU of the machine did nothing else: the CPU count
         divided by the CPU time (server + database + clients) one checkout costs."""
-        total = self.server_cpu_s + self.database_cpu_s + self.client_cpu_s
+        total = self.server_cpu_s + self.worker_cpu_s + self.database_cpu_s + self.client_cpu_s
         return (os.cpu_count() or 1) * self.completed / total if total else 0.0
 
     @property
@@ -229,10 +236,10 @@ async def measure(
     variants: Sequence[str],
     orders: int,
     concurrency: int,
-    cpu: Callable[[], tuple[float, float]] = lambda: (0.0, 0.0),
-) -> tuple[float, float, list[Any], tuple[float, float, float]]:
+    cpu: Callable[[], tuple[float, float, float]] = lambda: (0.0, 0.0, 0.0),
+) -> tuple[float, float, list[Any], tuple[float, float, float, float]]:
     """Prepare then complete the carts; returns the phase times, the results and the CPU
-    seconds of the completion phase: (server, database, clients)."""
+    seconds of the completion phase: (server, worker, database, clients)."""
     api = Api(base, key, concurrency)
     try:
         started = time.perf_counter()
@@ -253,17 +260,17 @@ async def measure(
                 raise RuntimeError(f"not completed: {answer}")
             return (time.perf_counter() - begun) * 1000
 
-        server_before, database_before = cpu()
+        server_before, worker_before, database_before = cpu()
         client_before = time.process_time()
         results = await pool(ready, concurrency, complete)
         completed = time.perf_counter()
         client = time.process_time() - client_before
-        server_after, database_after = cpu()
+        server_after, worker_after, database_after = cpu()
         return (
             prepared - started,
             completed - prepared,
             results,
-            (server_after - server_before, database_after - database_before, client),
+            (server_after - server_before, worker_after - worker_before, database_after - database_before, client),
         )
     finally:
         await api.close()
@@ -293,6 +300,31 @@ def _fresh_postgresql(url: str) -> tuple[str, Callable[[], None]]:
     )
 
 
+def start_worker(env: dict[str, str], cwd: Path, timeout_s: float = 60.0) -> subprocess.Popen[bytes]:
+    """``rcommerce worker`` (dispatcher and jobs), once it says it is running."""
+    log_path = cwd / "worker.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([*rcommerce_command(), "worker"], env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + timeout_s
+    while b"rcommerce worker running" not in log_path.read_bytes():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_process(proc)
+            raise SystemExit(f"rcommerce worker did not start:\n{log_path.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.05)
+    return proc
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def _bench_database() -> str:
     return f"rcommerce_bench_checkout_{os.getpid()}"
 
@@ -308,19 +340,21 @@ def run_database(database: str, event_loop: str, args: argparse.Namespace) -> Re
         env = {k: v for k, v in os.environ.items() if not k.startswith("RCOMMERCE_")}
         env |= {"RCOMMERCE_DATABASE__URL": url, "RCOMMERCE_PLUGINS__AUTOLOAD": "false",
                 "RCOMMERCE_LOGGING__ACCESS_LOG": "false", "RCOMMERCE_RATE_LIMITS__ENABLED": "false",
-                "RCOMMERCE_SERVER__EVENT_LOOP": event_loop}  # fmt: skip
+                "RCOMMERCE_SERVER__EVENT_LOOP": event_loop,
+                "RCOMMERCE_SERVER__RUN_WORKERS_IN_PROCESS": "false" if args.separate_worker else "true"}  # fmt: skip
         try:
             run_cli(["migrate"], env, cwd)
             key = run_cli(["apikey", "create", "--name", "bench", "--scopes", "admin"], env, cwd).strip()
             server = start_server(env, cwd, args.workers)
+            worker = start_worker(env, cwd) if args.separate_worker else None
             try:
                 base = f"http://{server.http_host}:{server.http_port}"
 
-                def cpu() -> tuple[float, float]:
+                def cpu() -> tuple[float, float, float]:
                     own = database_cpu_s(_bench_database()) if database == "postgresql" else 0.0
-                    return process_cpu_s(server.proc.pid), own
+                    return process_cpu_s(server.proc.pid), process_cpu_s(worker.pid) if worker else 0.0, own
 
-                async def go() -> tuple[float, float, list[Any], tuple[float, float, float]]:
+                async def go() -> tuple[float, float, list[Any], tuple[float, float, float, float]]:
                     api = Api(base, key, 2)
                     try:
                         region, variants = await seed(api, args.orders)
@@ -328,14 +362,16 @@ def run_database(database: str, event_loop: str, args: argparse.Namespace) -> Re
                         await api.close()
                     return await measure(base, key, region, variants, args.orders, args.concurrency, cpu)
 
-                prepare_s, complete_s, results, (server_s, database_s, client_s) = asyncio.run(go())
+                prepare_s, complete_s, results, (server_s, worker_s, database_s, client_s) = asyncio.run(go())
             finally:
                 server.stop()
+                if worker is not None:
+                    stop_process(worker)
         finally:
             drop()
     result = Result(
-        database, args.orders, args.concurrency, args.workers, event_loop, prepare_s, complete_s, server_s, database_s,
-        client_s,
+        database, args.orders, args.concurrency, args.workers, event_loop, args.separate_worker, prepare_s, complete_s,
+        server_s, worker_s, database_s, client_s,
     )  # fmt: skip
     for item in results:
         if isinstance(item, float):
@@ -353,19 +389,26 @@ def report(results: Sequence[Result], command: str) -> str:
         f"Date: {now}  ",
         f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()} {platform.machine()}; "
         "client and server share the CPUs  ",
-        f"Server: `rcommerce serve --workers {results[0].workers}`, memory cache, access log and rate limits off, `test` gateway "
-        "(in process), automatic capture  ",
+        f"Server: `rcommerce serve --workers {results[0].workers}`"
+        + (
+            " and one `rcommerce worker` (`run_workers_in_process = false`)"
+            if results[0].separate_worker
+            else " (dispatcher and jobs in process)"
+        )
+        + ", memory cache, access log and rate limits off, `test` gateway (in process), automatic capture  ",
         f"Each row: {results[0].orders} carts prepared, then completed by {results[0].concurrency} closed-loop REST clients  ",
         f"Load average (1 min) at the end: {os.getloadavg()[0]:.1f} (other processes share the machine)",
         "",
-        "| database | event loop | checkouts/s | p50 ms | p99 ms | server CPU ms / checkout | database CPU ms | client CPU ms "
+        "| database | event loop | checkouts/s | p50 ms | p99 ms | server CPU ms / checkout | worker CPU ms "
+        "| database CPU ms | client CPU ms "
         "| machine ceiling/s | cart → order flows/s | errors |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         errors = sum(r.errors.values())
         lines.append(
             f"| {r.database} | {r.event_loop} | {r.per_second:,.1f} | {r.pct(0.5):.1f} | {r.pct(0.99):.1f} | {r.cpu_ms:.1f} "
+            f"| {r.per_checkout_ms(r.worker_cpu_s):.1f} "
             f"| {r.per_checkout_ms(r.database_cpu_s):.1f} | {r.per_checkout_ms(r.client_cpu_s):.1f} "
             f"| {r.machine_ceiling:,.0f} | {r.flow_per_second:,.1f} | {errors} |"
         )
@@ -397,6 +440,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--separate-worker", action="store_true", help="dispatcher and jobs in one `rcommerce worker`")
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--event-loops", default="asyncio", help="[server] event_loop values to run: asyncio,uvloop")
     parser.add_argument("--postgresql-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")

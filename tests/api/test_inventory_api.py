@@ -238,3 +238,29 @@ async def test_levels_filters_and_alerts(client: ApiClient) -> None:
         client, "GetInventoryLevel", I.GetInventoryLevelRequest(name="products/nope/variants/nope/inventory")
     )
     _expect(bad_name, "INVALID_RESOURCE_NAME", 400)
+
+
+async def test_the_catalog_quantity_opens_stock_and_is_read_only_once_levels_keep_it(client: ApiClient) -> None:
+    variant = await _variant(client, quantity=10)
+    inv = f"{variant}/inventory"
+
+    def quantity(n: int) -> C.UpdateVariantRequest:
+        return C.UpdateVariantRequest(
+            variant=C.Variant(name=variant, inventory_quantity=n),
+            update_mask=field_mask_pb2.FieldMask(paths=["inventory_quantity"]),
+        )
+
+    # No level yet: the catalog's figure is the opening stock and may still change.
+    assert (await client.call("UpdateVariant", quantity(12))).inventory_quantity == 12
+    assert (await client.call("GetInventoryLevel", I.GetInventoryLevelRequest(name=inv))).on_hand == 12
+    await client.call("AdjustInventory", I.AdjustInventoryRequest(name=inv, adjustment=3, reason="found"))
+
+    refused = await _error(client, "UpdateVariant", quantity(99))
+    _expect(refused, "INVENTORY_QUANTITY_READ_ONLY", 422)
+    assert refused.metadata["inventory"] == inv
+    level = await client.call("GetInventoryLevel", I.GetInventoryLevelRequest(name=inv))
+    assert level.on_hand == 15  # nothing moved
+    product = await client.call("GetProduct", C.GetProductRequest(name=variant.rsplit("/variants/", 1)[0]))
+    assert product.variants[0].inventory_quantity == 15  # and the catalog still shows the true total
+    # Sending the figure it already has (a whole-variant update) is not a change.
+    assert (await client.call("UpdateVariant", quantity(15))).inventory_quantity == 15

@@ -41,6 +41,11 @@ CATEGORY_CYCLE = reason(
 LAST_VARIANT = reason(
     "LAST_VARIANT", _C.FAILED_PRECONDITION, "A product keeps at least one variant; delete the product instead."
 )
+INVENTORY_QUANTITY_READ_ONLY = reason(
+    "INVENTORY_QUANTITY_READ_ONLY",
+    _C.FAILED_PRECONDITION,
+    "The variant's stock is kept per stock location; change it with SetInventory, AdjustInventory or ReceiveInventory.",
+)
 
 
 class CatalogError(DomainError):

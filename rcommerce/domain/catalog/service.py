@@ -20,6 +20,7 @@ from rcommerce.domain.catalog import convert, repository, rules
 from rcommerce.domain.catalog.errors import (
     CATEGORY_NOT_FOUND,
     INVALID_CURRENCY,
+    INVENTORY_QUANTITY_READ_ONLY,
     LAST_VARIANT,
     PRODUCT_NOT_FOUND,
     PRODUCT_SLUG_TAKEN,
@@ -37,6 +38,7 @@ from rcommerce.domain.catalog.models import (
     VariantRow,
 )
 from rcommerce.domain.catalog.taxonomy import TaxonomyMixin
+from rcommerce.domain.inventory.models import InventoryLevelRow
 from rcommerce.domain.tax.models import TaxCategoryRow
 from rcommerce.errors import ETAG_MISMATCH, FieldViolation, RequestError, invalid
 from rcommerce.events import record_event
@@ -143,6 +145,21 @@ def _apply_variant(
             row.requires_shipping = v.requires_shipping if v.HasField("requires_shipping") else True
         elif path in ("barcode", "manage_inventory", "inventory_quantity", "weight_grams", "position"):
             setattr(row, path, getattr(v, path))
+
+
+async def _check_stock_not_in_levels(s: AsyncSession, name: str) -> None:
+    """``inventory_quantity`` opens a variant's stock; once inventory keeps it per location
+    (a level exists) the catalog's figure is their total, written by inventory, and setting
+    it here would show stock that is not there."""
+    variant_id = name.rsplit("/", 1)[-1]
+    levels = select(InventoryLevelRow.variant_id).where(InventoryLevelRow.variant_id == variant_id).limit(1)
+    if await s.scalar(levels) is not None:
+        raise CatalogError(
+            INVENTORY_QUANTITY_READ_ONLY,
+            f"The stock of {name} is kept per stock location; change it with SetInventory, AdjustInventory or "
+            "ReceiveInventory on its inventory.",
+            variant=name, inventory=f"{name}/inventory",
+        )  # fmt: skip
 
 
 def _new_variant(product_id: str, v: catalog_pb2.Variant, options: Sequence[catalog_pb2.ProductOption], position: int, now: datetime,
@@ -413,6 +430,8 @@ class CatalogService(TaxonomyMixin):
             rules.raise_all(_variant_violations(variant, options, paths, "variant"))
             if "sku" in paths and variant.sku and variant.sku != row.sku:
                 await self._check_skus(s, [variant.sku])
+            if "inventory_quantity" in paths and variant.inventory_quantity != row.inventory_quantity:
+                await _check_stock_not_in_levels(s, variant.name)
             _apply_variant(row, variant, paths, options)
             row.updated_at = now
             if "prices" in paths:

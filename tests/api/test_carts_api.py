@@ -216,3 +216,16 @@ async def test_ex7_guest_cart_merges_on_sign_in(client: ApiClient, shop: ApiClie
     assert (
         await _fails(bob.call("MergeCarts", K.MergeCartsRequest(guest_cart_token=token)))
     ).reason == "CART_CONVERTED"
+
+
+async def test_a_cart_for_a_customer_that_does_not_exist_gets_its_reason(client: ApiClient, store: Store) -> None:
+    missing_customer = await _fails(
+        client.call(
+            "CreateCart",
+            K.CreateCartRequest(
+                cart=K.Cart(region=f"regions/{store.us}", customer="customers/cus_01JAAAAAAAAAAAAAAAAAAAAAAA")
+            ),
+        )
+    )
+    assert missing_customer.reason == "CUSTOMER_NOT_FOUND" and missing_customer.http_status in (None, 404)
+    assert missing_customer.metadata["customer"] == "customers/cus_01JAAAAAAAAAAAAAAAAAAAAAAA"

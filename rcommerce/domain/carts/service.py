@@ -48,6 +48,7 @@ from rcommerce.domain.carts.state import CartView, LineState, load_cart, load_li
 from rcommerce.domain.catalog import repository as catalog
 from rcommerce.domain.catalog._base import GENERATION_KEY
 from rcommerce.domain.customers.directory import CustomerDirectory, CustomerProfile
+from rcommerce.domain.customers.errors import CUSTOMER_NOT_FOUND
 from rcommerce.domain.inventory.errors import INSUFFICIENT_INVENTORY
 from rcommerce.domain.inventory.stock import Stock
 from rcommerce.domain.pricing.assembly import CartLine, PricingContext, PricingEngine, PricingResult
@@ -188,6 +189,10 @@ class CartService:
             token = ""
             if principal.is_staff and cart.customer:
                 row.customer_id = parse_name(cart.customer, "customers", "cus", "cart.customer")
+                if await self._customers.get(s, row.customer_id) is None:  # else it fails only at checkout
+                    raise CartError(
+                        CUSTOMER_NOT_FOUND, f"Customer {cart.customer} does not exist.", customer=cart.customer
+                    )
             elif customer_id is None:
                 token = new_token()
                 row.token_hash = hash_token(token)

@@ -40,7 +40,6 @@ import asyncio
 import datetime as dt
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
@@ -54,7 +53,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import rcommerce_command, run_cli, start_server
+from run import rcommerce_command, run_cli, start_server, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
@@ -313,16 +312,6 @@ def start_worker(env: dict[str, str], cwd: Path, timeout_s: float = 60.0) -> sub
             raise SystemExit(f"rcommerce worker did not start:\n{log_path.read_text(errors='replace')[-2000:]}")
         time.sleep(0.05)
     return proc
-
-
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _bench_database() -> str:

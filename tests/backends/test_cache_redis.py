@@ -119,9 +119,14 @@ async def raw(redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
     await client.aclose()
 
 
+#: For tests about answers and atomicity, not latency: a loaded CI machine can take longer
+#: than production's fail-fast 0.5 s to answer many new connections at once.
+PATIENT = {"connect_timeout_s": 10.0, "socket_timeout_s": 10.0}
+
+
 @pytest.fixture
 async def cache(redis_url: str) -> AsyncIterator[RedisCache]:
-    c = RedisCache(redis_url)
+    c = RedisCache(redis_url, **PATIENT)
     yield c
     await c.close()
 
@@ -198,7 +203,7 @@ async def test_non_positive_ttl_means_already_expired(cache: RedisCache) -> None
 
 async def test_incr_is_atomic_across_instances(redis_url: str, cache: RedisCache) -> None:
     key = unique("n")
-    other = RedisCache(redis_url)
+    other = RedisCache(redis_url, **PATIENT)
     try:
         results = await asyncio.gather(*(c.incr(key) for _ in range(50) for c in (cache, other)))
         assert sorted(results) == list(range(1, 101))

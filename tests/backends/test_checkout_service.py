@@ -14,15 +14,17 @@ from rcommerce.db import Database
 from rcommerce.domain.carts.models import CartRow
 from rcommerce.domain.checkout.models import CheckoutAttemptRow
 from rcommerce.domain.orders.models import OrderRow
-from rcommerce.domain.payments.models import PaymentRow
+from rcommerce.domain.payments.models import IdempotencyKeyRow, PaymentRow
+from rcommerce.domain.payments.service import CreateClaim
 from rcommerce.domain.shipping.models import ShippingRateRow
 from rcommerce.domain.shipping.repository import REFERENCE_NAMESPACE as SHIPPING_REFERENCE
 from rcommerce.errors import DomainError
 from rcommerce.events.outbox import OutboxEvent
 from rcommerce.gen.v1 import carts_pb2 as K
 from rcommerce.gen.v1 import checkout_pb2 as X
+from rcommerce.gen.v1 import payments_pb2 as P
 from rcommerce.gen.v1.common_pb2 import Address
-from tests.backends._checkout_world import SHIPPING, STOREFRONT, World, as_customer, world
+from tests.backends._checkout_world import SHIPPING, STOREFRONT, World, as_customer, tag, world
 
 pytestmark = pytest.mark.backends
 
@@ -317,3 +319,105 @@ async def test_the_capture_and_the_order_paid_event_commit_together_in_order(w: 
         paid["previousPaymentStatus"] == "authorized" and paid["object"]["paymentStatus"] == "ORDER_PAYMENT_STATUS_PAID"
     )
     assert (payment.status, payment.lock_key, payment.amount_captured) == ("succeeded", "", 2500 + SHIPPING)
+
+
+async def test_a_refused_capture_claim_leaves_the_order_placed_and_authorized(
+    w: World, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The automatic capture is claimed in the order's transaction; when the payment
+    cannot be captured then (here another operation holds it), the order still commits,
+    with an authorized payment and nothing of the capture's claim."""
+    cart, token = await w.cart(await w.variant(2500))
+    cart_id = cart.removeprefix("carts/")
+    initiate = w.payments.initiate_claimed
+
+    async def then_held(claim: CreateClaim) -> P.Payment:
+        payment = await initiate(claim)
+        async with db.transaction() as s:  # staff (or a webhook) operating on the payment meanwhile
+            await s.execute(
+                update(PaymentRow)
+                .where(PaymentRow.id == claim.payment_id)
+                .values(lock_key="another-operation", locked_at=w.clock.now())
+            )
+        return payment
+
+    monkeypatch.setattr(w.payments, "initiate_claimed", then_held)
+    done = await w.complete(cart, token, "held")
+    assert done.status == X.CHECKOUT_STATUS_COMPLETED
+    order_id = done.order.removeprefix("orders/")
+    (payment,) = await _payments(db, cart_id, order_id)
+    assert (payment.target, payment.status, payment.amount_captured) == (done.order, "authorized", 0)
+    assert payment.lock_key == "another-operation"  # not touched
+    async with db.read() as s:
+        order = await s.get(OrderRow, order_id)
+        assert order is not None and (order.status, order.payment_status) == ("confirmed", "authorized")
+        assert await s.get(IdempotencyKeyRow, f"chk-cap:{payment.id}") is None
+    # Once the other operation is over, staff capture it, even with the checkout's key.
+    async with db.transaction() as s:
+        await s.execute(update(PaymentRow).where(PaymentRow.id == payment.id).values(lock_key="", locked_at=None))
+    captured = await w.payments.capture(
+        P.CapturePaymentRequest(name=f"payments/{payment.id}", idempotency_key=f"chk-cap:{payment.id}")
+    )
+    assert captured.status == P.PAYMENT_STATUS_SUCCEEDED and captured.amount_captured == 2500 + SHIPPING
+
+
+async def test_a_refused_capture_claim_writes_nothing_in_the_callers_transaction(w: World, db: Database) -> None:
+    cart, _ = await w.cart(await w.variant(2500))
+    payment = await w.payments.create_payment(
+        P.CreatePaymentRequest(
+            target=cart, gateway="test", method_type="card", amount=2500, currency_code="AUD",
+            capture_method="manual", method_data={"number": "4242424242424242"}, idempotency_key=f"pay-{tag()}",
+        )
+    )  # fmt: skip
+    assert payment.status == P.PAYMENT_STATUS_AUTHORIZED
+    payment_id = payment.name.removeprefix("payments/")
+    released = f"cap-{tag()}"
+    w.gateway.fail_next("capture")  # the provider never saw it: the key is released
+    failed = await _error(w.payments.capture(P.CapturePaymentRequest(name=payment.name, idempotency_key=released)))
+    assert failed.reason.name == "PAYMENT_GATEWAY_ERROR"
+    await w.payments.void(P.VoidPaymentRequest(name=payment.name, idempotency_key=f"void-{tag()}"))
+    async with db.read() as s:
+        revision = (await s.get(PaymentRow, payment_id)).revision  # type: ignore[union-attr]
+    fresh = f"cap-{tag()}"
+    for key in (released, fresh):  # a released key taken over, a new key inserted
+        async with db.transaction() as s:
+            refused = await _error(
+                w.payments.claim_capture(s, P.CapturePaymentRequest(name=payment.name, idempotency_key=key))
+            )
+            assert refused.reason.name == "INVALID_PAYMENT_STATUS"
+            # The caller's transaction goes on and commits.
+            await s.execute(update(PaymentRow).where(PaymentRow.id == payment_id).values(customer_email=f"{key}@x.io"))
+    async with db.read() as s:
+        row = await s.get(PaymentRow, payment_id)
+        assert row is not None and (row.status, row.lock_key, row.locked_at) == ("cancelled", "", None)
+        assert row.revision == revision and row.customer_email == f"{fresh}@x.io"
+        assert await s.get(IdempotencyKeyRow, fresh) is None
+        kept = await s.get(IdempotencyKeyRow, released)
+        assert kept is not None and (kept.state, kept.claimed_at) == ("pending", None)
+
+
+async def test_a_refused_payment_claim_undoes_the_whole_first_step(w: World, db: Database) -> None:
+    """The payment is claimed in the checkout's first transaction: when payments refuse it
+    (here the same key now asks for another amount) nothing of that transaction stays,
+    the attempt included, and the completion records no failure."""
+    variant = await w.variant(2500)
+    cart, token = await w.cart(variant)
+    cart_id = cart.removeprefix("carts/")
+    w.gateway.fail_next("initiate")  # nothing reached the provider: the completion is released
+    assert (await _error(w.complete(cart, token, "same"))).reason.name == "PAYMENT_GATEWAY_ERROR"
+    await w.carts.add_line(STOREFRONT, cart, variant, 1, token)
+
+    async def attempt() -> tuple[object, ...]:
+        async with db.read() as s:
+            row = await s.scalar(select(CheckoutAttemptRow).where(CheckoutAttemptRow.cart_id == cart_id))
+            assert row is not None
+            return row.status, row.lock_key, row.attempts, row.amount, row.failure_reason, row.updated_at
+
+    before, attempt_before = await _state(db, cart_id), await attempt()
+    w.clock.advance(seconds=5)
+    refused = await _error(w.complete(cart, token, "same"))
+    assert refused.reason.name == "IDEMPOTENCY_KEY_REUSED"
+    assert await _state(db, cart_id) == before and await attempt() == attempt_before
+    assert attempt_before[:2] == ("authorizing", "")
+    done = await w.complete(cart, token, "another")
+    assert done.status == X.CHECKOUT_STATUS_COMPLETED and done.total == 2 * 2500 + SHIPPING

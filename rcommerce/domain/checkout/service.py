@@ -1,23 +1,31 @@
 """Checkout completion (DECISIONS 14): a cart becomes an order, with one charge.
 
 ``CheckoutService.complete`` runs in three steps so that no database transaction stays
-open while the payment gateway is called:
+open while the payment gateway is called; the common path (automatic capture) is four
+transactions:
 
 1. *begin* (one transaction): lock the cart row, check access and state (empty, expired,
    converted), the email, the shipping address and the selected quote — re-quoted here on
    the server (a changed rate is CHECKOUT_SHIPPING_RATE_CHANGED, never charged silently)
    — and the stock; then take the cart's lease in ``checkout_attempts`` (one completion
    of a cart talks to the gateway at a time; the same idempotency key waits for the one
-   in flight, another key gets CHECKOUT_IN_PROGRESS).
-2. *authorize*: ``PaymentService.create_payment`` with capture ``manual`` and the key
-   ``chk:<cart>:<client key>``, which the gateway receives too. A decline fails the
-   checkout with the decline's reason; a required action (3-D Secure, redirect) is
+   in flight, another key gets CHECKOUT_IN_PROGRESS), and claim the payment in the same
+   transaction (``PaymentService.claim_create``: capture ``manual``, the key
+   ``chk:<cart>:<client key>``; the payment row is inserted). A refused payment request
+   rolls all of it back, lease included: the reason is raised and nothing changed.
+2. *authorize*: ``PaymentService.initiate_claimed`` calls the gateway (which receives the
+   key too) and applies its answer in a transaction of its own; a key that had finished
+   answered its stored payment in step 1 and nothing reaches the gateway. A decline fails
+   the checkout with the decline's reason; a required action (3-D Secure, redirect) is
    answered as REQUIRES_ACTION and the next call with ``action_data`` completes it.
 3. *place* (one transaction): lock the cart again, price it again (the total must still
    be the authorized amount), ``OrderPlacement.place`` (order snapshot, stock reserved,
-   promotion usage, tax lines, events), convert the cart, mark the attempt completed.
+   promotion usage, tax lines, events), convert the cart, mark the attempt completed;
+   in regions with automatic capture, claim the capture (``PaymentService.claim_capture``,
+   which on a refusal undoes its claim: the capture is skipped, the order commits).
    Any failure here voids the authorization (refunds it when the gateway had captured).
-   After the commit, regions with automatic capture capture the payment.
+   After the commit the claimed capture calls the gateway and is applied in a fourth
+   transaction (``PaymentService.capture_claimed``).
 
 A completed checkout answers every later completion of its cart with the same order.
 A process that dies between 2 and 3 leaves an authorization without an order: the
@@ -78,7 +86,7 @@ from rcommerce.domain.inventory.stock import Stock
 from rcommerce.domain.orders.placement import OrderPlacement, PlacementRequest
 from rcommerce.domain.payments.errors import IDEMPOTENCY_KEY_REUSED, PaymentError
 from rcommerce.domain.payments.rules import PaymentState
-from rcommerce.domain.payments.service import PaymentService
+from rcommerce.domain.payments.service import CreateClaim, OperationClaim, PaymentService
 from rcommerce.domain.pricing.assembly import PricingContext, PricingEngine
 from rcommerce.errors import INTERNAL_ERROR, DomainError, catalogue, invalid
 from rcommerce.events import record_event
@@ -125,6 +133,9 @@ class _Plan:
     #: the cart did not change meanwhile (else it prices again and compares totals).
     priced: PricedCart | None = None
     cart_version: int = 0
+    #: What step 1 claimed of the payment in its own transaction: the payment to initiate
+    #: at the gateway, or the stored answer of a create that finished with this key.
+    claimed: payments_pb2.Payment | CreateClaim | None = None
 
 
 class _Wait:
@@ -253,7 +264,7 @@ class CheckoutService:
             log.critical("fault injection: ending the process after authorizing %s", payment.name)
             self._crash()
         try:
-            placed = await self._place(plan, payment, ip_address)
+            placed, capture = await self._place(plan, payment, ip_address)
         except BaseException as exc:
             await self._undo(payment_id)
             if isinstance(exc, DomainError):
@@ -261,8 +272,8 @@ class CheckoutService:
             else:
                 await self._fail(plan, CheckoutError(INTERNAL_ERROR, f"Placing the order failed: {exc!r}"), payment_id)
             raise
-        if plan.automatic_capture and payment.status == payments_pb2.PAYMENT_STATUS_AUTHORIZED:
-            await self._capture(payment_id)
+        if capture is not None:
+            await self._capture(capture)
         return placed
 
     # -- step 1 --------------------------------------------------------------------------
@@ -328,9 +339,14 @@ class CheckoutService:
                     gateway=plan.gateway, amount=plan.amount, currency_code=plan.currency, failure_reason="",
                     failure_message="", lock_key=key, locked_at=now, updated_at=now,
                 )  # fmt: skip
+            # The payment's step 1 in this same transaction (its key claimed, the payment
+            # inserted); a refusal rolls the attempt back with it. A resumed action has its
+            # payment already.
+            payment_id = attempt.payment_id if resume else ""
+            claimed = None if payment_id else await self._payments.claim_create(s, self._payment_request(plan, request))
             return _Plan(
                 attempt.id, cart_id, key, plan.gateway, plan.amount, plan.currency, plan.email, plan.customer_id,
-                plan.automatic_capture, attempt.payment_id if resume else "", priced, cart.version,
+                plan.automatic_capture, payment_id, priced, cart.version, claimed,
             )  # fmt: skip
 
     def _lease_held(self, attempt: CheckoutAttemptRow | AttemptState, now: datetime) -> bool:
@@ -430,16 +446,23 @@ class CheckoutService:
                     payment=payment.name, declineCode=payment.error_code,
                 )  # fmt: skip
             return payment
-        gateway = self._payments.gateway(plan.gateway)
-        manual = gateway.config().supports_manual_capture
-        return await self._payments.create_payment(
-            payments_pb2.CreatePaymentRequest(
-                target=f"carts/{plan.cart_id}", gateway=plan.gateway, method_type=request.method_type or "card",
-                amount=plan.amount, currency_code=plan.currency, capture_method="manual" if manual else "automatic",
-                method_data=dict(request.method_data), saved_method_token=request.saved_method_token,
-                customer_id=plan.customer_id, customer_email=plan.email, return_url=request.return_url,
-                description=f"Checkout of carts/{plan.cart_id}", idempotency_key=f"chk:{plan.cart_id}:{plan.key}",
-            )
+        if isinstance(plan.claimed, CreateClaim):
+            return await self._payments.initiate_claimed(plan.claimed)
+        assert plan.claimed is not None  # step 1 claims the payment unless it resumes one
+        return plan.claimed  # a create that finished with this key: the gateway is not called again
+
+    def _payment_request(
+        self, plan: _Plan, request: checkout_pb2.CompleteCheckoutRequest
+    ) -> payments_pb2.CreatePaymentRequest:
+        """The authorization of the checkout: capture ``manual`` where the gateway can, the
+        key ``chk:<cart>:<client key>``."""
+        manual = self._payments.gateway(plan.gateway).config().supports_manual_capture
+        return payments_pb2.CreatePaymentRequest(
+            target=f"carts/{plan.cart_id}", gateway=plan.gateway, method_type=request.method_type or "card",
+            amount=plan.amount, currency_code=plan.currency, capture_method="manual" if manual else "automatic",
+            method_data=dict(request.method_data), saved_method_token=request.saved_method_token,
+            customer_id=plan.customer_id, customer_email=plan.email, return_url=request.return_url,
+            description=f"Checkout of carts/{plan.cart_id}", idempotency_key=f"chk:{plan.cart_id}:{plan.key}",
         )  # fmt: skip
 
     async def _await_action(self, plan: _Plan, payment: payments_pb2.Payment) -> checkout_pb2.Checkout:
@@ -453,7 +476,9 @@ class CheckoutService:
             return convert.checkout_message(attempt, payment)
 
     # -- step 3 --------------------------------------------------------------------------
-    async def _place(self, plan: _Plan, payment: payments_pb2.Payment, ip_address: str) -> checkout_pb2.Checkout:
+    async def _place(
+        self, plan: _Plan, payment: payments_pb2.Payment, ip_address: str
+    ) -> tuple[checkout_pb2.Checkout, OperationClaim | None]:
         payment_id = payment.name.removeprefix("payments/")
         now = self._clock.now()
         async with self._db.transaction() as s:
@@ -492,21 +517,36 @@ class CheckoutService:
             record_event(s, "cart.converted", cart_message.name, cart_message, now, order=placed.name)
             message = convert.checkout_message(attempt, payment)
             record_event(s, "checkout.completed", message.name, message, now, order=placed.name)
-            return message
+            capture = None
+            if plan.automatic_capture and payment.status == payments_pb2.PAYMENT_STATUS_AUTHORIZED:
+                capture = await self._claim_capture(s, payment_id)
+            return message, capture
 
-    async def _capture(self, payment_id: str) -> None:
-        """Automatic capture after the order committed; the order's payment status is
-        derived again (paid) in the transaction that records the capture (the orders
-        context observes its payments). A failure leaves the order with an authorized
-        payment that staff capture later; it never undoes the order."""
+    async def _claim_capture(self, s: AsyncSession, payment_id: str) -> OperationClaim | None:
+        """The automatic capture's step 1 in the placement's transaction. A refusal (the
+        payment cannot be captured now, another operation holds it) leaves nothing written
+        (``claim_capture`` undoes its claim) and skips the capture: it never undoes the
+        order, which commits with an authorized payment that staff capture later."""
+        request = payments_pb2.CapturePaymentRequest(
+            name=f"payments/{payment_id}", idempotency_key=f"chk-cap:{payment_id}"
+        )
         try:
-            await self._payments.capture(
-                payments_pb2.CapturePaymentRequest(
-                    name=f"payments/{payment_id}", idempotency_key=f"chk-cap:{payment_id}"
-                )
-            )
+            claimed = await self._payments.claim_capture(s, request)
         except DomainError as exc:
             log.warning("automatic capture of %s failed: %s %s", payment_id, exc.reason.name, exc)
+            return None
+        return claimed if isinstance(claimed, OperationClaim) else None  # a stored answer: captured already
+
+    async def _capture(self, claim: OperationClaim) -> None:
+        """Automatic capture after the order committed (claimed with it): the gateway call
+        and its result; the order's payment status is derived again (paid) in the
+        transaction that records the capture (the orders context observes its payments). A
+        failure leaves the order with an authorized payment that staff capture later; it
+        never undoes the order."""
+        try:
+            await self._payments.capture_claimed(claim)
+        except DomainError as exc:
+            log.warning("automatic capture of %s failed: %s %s", claim.payment_id, exc.reason.name, exc)
 
     # -- failure -------------------------------------------------------------------------
     async def _undo(self, payment_id: str) -> None:

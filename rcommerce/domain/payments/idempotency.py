@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar, cast
 
 from google.protobuf.message import Message
-from sqlalchemy import Insert, Table, bindparam, insert, select, update
+from sqlalchemy import Insert, Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +35,7 @@ from rcommerce.errors import DomainError, catalogue, invalid
 
 __all__ = [
     "Claim", "attach", "check_key", "claim", "claim_or_replay", "finish", "lookup", "release", "request_hash",
-    "stored_answer",
+    "stored_answer", "unclaim",
 ]  # fmt: skip
 
 PENDING, DONE = "pending", "done"
@@ -63,10 +63,13 @@ def check_key(key: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Claim:
     """A key this request now holds. ``payment_id`` is set when an earlier attempt with
-    the same key already created the payment (a resumed create)."""
+    the same key already created the payment (a resumed create). ``taken_over``: the key
+    existed (released, or claimed so long ago that the claim is stale) and this request
+    took it over, rather than inserting it."""
 
     key: str
     payment_id: str
+    taken_over: bool = False
 
 
 def _reused(key: str, operation: str) -> PaymentError:
@@ -125,7 +128,7 @@ async def claim(
     if row.claimed_at is not None and now - row.claimed_at < lock_timeout:
         raise _in_progress(key)
     row.claimed_at = now
-    return Claim(key, row.payment_id)
+    return Claim(key, row.payment_id, taken_over=True)
 
 
 _TABLE = cast(Table, IdempotencyKeyRow.__table__)
@@ -169,8 +172,11 @@ async def claim_or_replay(
     body is IDEMPOTENCY_KEY_REUSED, a live claim PAYMENT_OPERATION_IN_PROGRESS, and a
     released or stale claim is taken over (the returned :class:`Claim` names the payment
     it created). A caller that raises afterwards rolls the claim back with its
-    transaction. It must be the first write of the transaction: on MySQL/MariaDB a
-    concurrent claim of the same key fails the plain ``INSERT`` used there.
+    transaction (or undoes it with :func:`unclaim`). It must be the first write of the
+    transaction, or come after locks that already keep concurrent claims of the same key
+    out (checkout claims its payment's and its capture's keys under the cart's row lock):
+    on MySQL/MariaDB a concurrent claim of the same key waits for the other transaction
+    on the plain ``INSERT`` used there, holding the locks taken before, and then fails it.
     """
     values = {
         "key": key, "operation": operation, "request_hash": digest, "state": PENDING, "claimed_at": now,
@@ -199,7 +205,7 @@ async def claim_or_replay(
     if row.claimed_at is not None and now - row.claimed_at < lock_timeout:
         raise _in_progress(key)
     row.claimed_at = now
-    return Claim(key, row.payment_id)
+    return Claim(key, row.payment_id, taken_over=True)
 
 
 def _in_progress(key: str) -> PaymentError:
@@ -226,6 +232,19 @@ async def finish(
     elif response is not None:
         values["response"] = base64.b64encode(response.SerializeToString(deterministic=True)).decode()
     await session.execute(_UPDATE_KEY, {"key_": key, **values})
+
+
+_DELETE_KEY = delete(_TABLE).where(_TABLE.c.key == bindparam("key_"))
+
+
+async def unclaim(session: AsyncSession, held: Claim) -> None:
+    """Undo ``held`` in ``session``'s transaction, which goes on (a refusal after the
+    claim in a transaction that must still commit): a key this request inserted is
+    deleted, a key it took over is released (a retry takes it over again at once)."""
+    if held.taken_over:
+        await release(session, held.key)
+    else:
+        await session.execute(_DELETE_KEY, {"key_": held.key})
 
 
 async def release(session: AsyncSession, key: str) -> None:

@@ -12,6 +12,18 @@ while a gateway is called:
 3. *apply*: one transaction writes the result, the ledger entry, the outbox event and the
    stored answer of the key, and unlocks the payment.
 
+Create and capture are also split at that line for callers that want step 1 in a
+transaction of their own (checkout claims the payment in its first transaction and the
+automatic capture in the order's): :meth:`PaymentService.claim_create` and
+:meth:`PaymentService.claim_capture` run step 1 in the caller's ``AsyncSession`` and return
+the stored answer of a finished key or a claim (:class:`CreateClaim`,
+:class:`OperationClaim`); :meth:`PaymentService.initiate_claimed` and
+:meth:`PaymentService.capture_claimed` run steps 2 and 3 once that transaction committed.
+``create_payment`` and ``capture`` are the same two halves with a transaction of their own
+around step 1. A create claim that refuses leaves its writes to the caller's rollback; a
+capture claim (void, refund) that refuses undoes its key claim and payment lock first, so
+the caller's transaction may go on and commit without the operation.
+
 Whatever moves a payment (these operations, a gateway webhook, an expired action), the
 owner of its target derives what it shows from its payments in that same transaction:
 the orders context registers with :meth:`PaymentService.observe_targets` and an order's
@@ -80,7 +92,14 @@ from rcommerce.domain.payments.rules import (
     status_for_outcome,
     webhook_target,
 )
-from rcommerce.errors import INSUFFICIENT_PERMISSIONS, FieldViolation, RequestError, invalid, raise_violations
+from rcommerce.errors import (
+    INSUFFICIENT_PERMISSIONS,
+    DomainError,
+    FieldViolation,
+    RequestError,
+    invalid,
+    raise_violations,
+)
 from rcommerce.events import record_event
 from rcommerce.events.outbox import write_event
 from rcommerce.gen.v1 import payments_pb2
@@ -113,7 +132,10 @@ from rcommerce.plugins.providers import (
     WebhookSignatureError,
 )
 
-__all__ = ["EXPIRE_KIND", "WEBHOOK_KIND", "PaymentService", "PaymentSettingsView", "TargetObserver"]
+__all__ = [
+    "EXPIRE_KIND", "WEBHOOK_KIND", "CreateClaim", "OperationClaim", "PaymentService", "PaymentSettingsView",
+    "TargetObserver",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 P = payments_pb2
@@ -161,6 +183,52 @@ class PaymentSettingsView:
     gateway_timeout_s: float = 30.0
     lock_timeout_s: int = 120
     idempotency_key_ttl_days: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class CreateClaim:
+    """A payment created and locked by :meth:`PaymentService.claim_create` in the caller's
+    transaction: what :meth:`PaymentService.initiate_claimed` needs once it committed."""
+
+    payment_id: str
+    key: str
+    request: P.CreatePaymentRequest
+    customer_id: str
+    method_type: str
+    capture: bool
+    #: The gateway's id of the customer, "" when none is stored.
+    gateway_customer: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Operation:
+    """What a capture, void or refund checks, asks the gateway and applies."""
+
+    operation: str
+    kind: str
+    #: The amount the operation moves; raises when the payment does not allow it.
+    prepare: Callable[[PaymentRecord, PaymentGateway], int]
+    call: Callable[[PaymentGateway, PaymentRef, int, str, str], Awaitable[OperationResult]]
+    #: Writes the result to the payment; the event to record, if any.
+    apply: Callable[[PaymentRecord, OperationResult, int], str | None]
+    reason: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OperationClaim:
+    """A capture (void, refund) claimed in the caller's transaction: the key is held and
+    the payment locked for it; :meth:`PaymentService.capture_claimed` runs it once that
+    transaction committed."""
+
+    payment_id: str
+    key: str
+    gateway_code: str
+    gateway: PaymentGateway
+    amount: int
+    ref: PaymentRef
+    tx_id: str
+    operation: _Operation
 
 
 def _declined(row: AnyPayment) -> PaymentError:
@@ -425,62 +493,86 @@ class PaymentService:
         return customer or request.customer_id
 
     async def create_payment(self, request: P.CreatePaymentRequest, principal: Principal | None = None) -> P.Payment:
-        """Create a payment session and initiate it at the gateway (see the module doc)."""
+        """Create a payment session and initiate it at the gateway (see the module doc):
+        :meth:`claim_create` in a transaction of its own, then :meth:`initiate_claimed`."""
+        idempotency.check_key(request.idempotency_key)  # before any transaction opens
+        async with self.db.transaction() as s:
+            claimed = await self.claim_create(s, request, principal)
+        if not isinstance(claimed, CreateClaim):
+            return claimed  # the stored answer of the finished request with this key
+        return await self.initiate_claimed(claimed)
+
+    async def claim_create(
+        self, s: AsyncSession, request: P.CreatePaymentRequest, principal: Principal | None = None
+    ) -> P.Payment | CreateClaim:
+        """Step 1 of :meth:`create_payment` in the caller's transaction ``s``: claim the
+        idempotency key, validate the request, insert the payment (locked for this key) and
+        its ``payment.created`` event. Returns the stored answer of a finished request with
+        the key (nothing is to reach the gateway), or the claim that
+        :meth:`initiate_claimed` takes once ``s`` committed. A refusal raises, and the caller
+        must roll ``s`` back: the claim and the payment are written in it."""
         key = idempotency.check_key(request.idempotency_key)
         operation = "CreatePayment"
         digest = idempotency.request_hash(operation, request)
         now = self.clock.now()
         new_payment_id = new_id("pay", now)
-        async with self.db.transaction() as s:
-            held = await idempotency.claim_or_replay(
-                s, key, operation, digest, now, timedelta(seconds=self.settings.lock_timeout_s), P.Payment,
-                payment_id=new_payment_id,
+        held = await idempotency.claim_or_replay(
+            s, key, operation, digest, now, timedelta(seconds=self.settings.lock_timeout_s), P.Payment,
+            payment_id=new_payment_id,
+        )  # fmt: skip
+        if not isinstance(held, idempotency.Claim):
+            return held  # the stored answer of the finished request with this key
+        # Validated after the key: a replay answers as the first request did.
+        customer_id = self._validate_create(request, principal)
+        gateway = self.gateway(request.gateway)
+        method_type = request.method_type or "card"
+        capture = request.capture_method != "manual"
+        config = gateway.config()
+        check_initiate(config, method_type, request.amount, request.currency_code, capture=capture)
+        if request.off_session and not config.supports_off_session:
+            raise PaymentError(
+                GATEWAY_CAPABILITY_UNSUPPORTED, "The gateway cannot charge off-session.", capability="off_session"
+            )
+        if (request.save_method or request.saved_method_token) and not config.supports_saved_methods:
+            raise PaymentError(
+                GATEWAY_CAPABILITY_UNSUPPORTED, "The gateway has no saved methods.", capability="saved_methods"
+            )
+        if held.payment_id and held.payment_id != new_payment_id:  # a resumed create
+            row: AnyPayment = await self._row(s, held.payment_id, lock=True)
+            self._lock(row, key)
+        else:
+            values: dict[str, Any] = dict(
+                id=new_payment_id, target=request.target, gateway=request.gateway, method_type=method_type,
+                capture_method="automatic" if capture else "manual", currency=request.currency_code,
+                amount=request.amount, amount_authorized=0, amount_captured=0, amount_refunded=0,
+                status=S.PENDING.value, status_before_dispute="", gateway_ref="", customer_id=customer_id,
+                customer_email=request.customer_email, action_type="", action_data={}, action_expires_at=None,
+                error_code="", error_message="", method_details={"type": method_type}, provider_data={},
+                transaction_id="", receipt_url="",
+                lock_key=key, locked_at=now, revision=1, created_at=now, updated_at=now,
             )  # fmt: skip
-            if not isinstance(held, idempotency.Claim):
-                return held  # the stored answer of the finished request with this key
-            # Validated after the key: a replay answers as the first request did.
-            customer_id = self._validate_create(request, principal)
-            gateway = self.gateway(request.gateway)
-            method_type = request.method_type or "card"
-            capture = request.capture_method != "manual"
-            config = gateway.config()
-            check_initiate(config, method_type, request.amount, request.currency_code, capture=capture)
-            if request.off_session and not config.supports_off_session:
-                raise PaymentError(
-                    GATEWAY_CAPABILITY_UNSUPPORTED, "The gateway cannot charge off-session.", capability="off_session"
-                )
-            if (request.save_method or request.saved_method_token) and not config.supports_saved_methods:
-                raise PaymentError(
-                    GATEWAY_CAPABILITY_UNSUPPORTED, "The gateway has no saved methods.", capability="saved_methods"
-                )
-            if held.payment_id and held.payment_id != new_payment_id:  # a resumed create
-                row: AnyPayment = await self._row(s, held.payment_id, lock=True)
-                self._lock(row, key)
-            else:
-                values: dict[str, Any] = dict(
-                    id=new_payment_id, target=request.target, gateway=request.gateway, method_type=method_type,
-                    capture_method="automatic" if capture else "manual", currency=request.currency_code,
-                    amount=request.amount, amount_authorized=0, amount_captured=0, amount_refunded=0,
-                    status=S.PENDING.value, status_before_dispute="", gateway_ref="", customer_id=customer_id,
-                    customer_email=request.customer_email, action_type="", action_data={}, action_expires_at=None,
-                    error_code="", error_message="", method_details={"type": method_type}, provider_data={},
-                    transaction_id="", receipt_url="",
-                    lock_key=key, locked_at=now, revision=1, created_at=now, updated_at=now,
-                )  # fmt: skip
-                await s.execute(_INSERT_PAYMENT, values)  # written once here: no ORM object to flush
-                row = PaymentRecord(**values)
-                if held.payment_id != new_payment_id:  # a released claim from before payment ids were stored
-                    await idempotency.attach(s, key, row.id)
-                await write_event(s, "payment.created", payment_name(row.id), payment_message(row, []), now)
-            payment_id = row.id
-            gateway_customer = await self._gateway_customer(s, customer_id, request.gateway)
+            await s.execute(_INSERT_PAYMENT, values)  # written once here: no ORM object to flush
+            row = PaymentRecord(**values)
+            if held.payment_id != new_payment_id:  # a released claim from before payment ids were stored
+                await idempotency.attach(s, key, row.id)
+            await write_event(s, "payment.created", payment_name(row.id), payment_message(row, []), now)
+        gateway_customer = await self._gateway_customer(s, customer_id, request.gateway)
+        return CreateClaim(row.id, key, request, customer_id, method_type, capture, gateway_customer)
+
+    async def initiate_claimed(self, claim: CreateClaim) -> P.Payment:
+        """Steps 2 and 3 of :meth:`create_payment` for a claim of :meth:`claim_create` whose
+        transaction committed (never call it with a transaction open): call the gateway,
+        then apply its answer in a transaction of its own. A gateway failure releases the
+        key and unlocks the payment (PAYMENT_GATEWAY_ERROR); a decline raises its reason."""
+        request, payment_id, key, customer_id = claim.request, claim.payment_id, claim.key, claim.customer_id
+        gateway = self.gateway(request.gateway)
         metadata = {"target": request.target, "payment": payment_name(payment_id)}
         kind = "off_session" if request.off_session else "initiate"
         try:
             if request.off_session:
                 off = OffSessionRequest(
                     payment_id, customer_id, request.saved_method_token, request.amount, request.currency_code, key,
-                    request.description, metadata, gateway_customer,
+                    request.description, metadata, claim.gateway_customer,
                 )  # fmt: skip
                 result = await self._call(kind, request.gateway, lambda: gateway.charge_off_session(off))
             else:
@@ -488,9 +580,9 @@ class PaymentService:
                 if request.saved_method_token:
                     data["token"] = request.saved_method_token
                 initiate = InitiateRequest(
-                    payment_id, request.amount, request.currency_code, method_type, key, data, capture, customer_id,
-                    request.customer_email, request.save_method, request.return_url, request.description, metadata,
-                    gateway_customer,
+                    payment_id, request.amount, request.currency_code, claim.method_type, key, data, claim.capture,
+                    customer_id, request.customer_email, request.save_method, request.return_url, request.description,
+                    metadata, claim.gateway_customer,
                 )  # fmt: skip
                 result = await self._call(kind, request.gateway, lambda: gateway.initiate(initiate))
         except (GatewayError, UnsupportedOperation) as exc:
@@ -630,54 +722,71 @@ class PaymentService:
         return await self._apply_result(payment_id, key, "complete_action", result)
 
     # -- capture, void, refund -----------------------------------------------------------
-    async def _operate(
-        self,
-        operation: str,
-        kind: str,
-        request: Message,
-        name: str,
-        key_value: str,
-        prepare: Callable[[PaymentRecord, PaymentGateway], int],
-        call: Callable[[PaymentGateway, PaymentRef, int, str, str], Awaitable[OperationResult]],
-        apply: Callable[[PaymentRecord, OperationResult, int], str | None],
-        reason: str = "",
-        note: str = "",
-    ) -> P.Payment:
-        """Claim, call, apply for capture, void and refund."""
-        key = idempotency.check_key(key_value)
-        digest = idempotency.request_hash(operation, request)
-        now = self.clock.now()
+    async def _operate(self, request: Message, name: str, key_value: str, op: _Operation) -> P.Payment:
+        """Claim (a transaction of its own), call, apply for capture, void and refund."""
+        idempotency.check_key(key_value)  # before any transaction opens
         async with self.db.transaction() as s:
-            held = await idempotency.claim_or_replay(
-                s, key, operation, digest, now, timedelta(seconds=self.settings.lock_timeout_s), P.Payment
-            )
-            if not isinstance(held, idempotency.Claim):
-                return held  # the stored answer of the finished request with this key
+            claimed = await self._claim_operation(s, request, name, key_value, op)
+        if not isinstance(claimed, OperationClaim):
+            return claimed  # the stored answer of the finished request with this key
+        return await self._run_operation(claimed)
+
+    async def _claim_operation(
+        self, s: AsyncSession, request: Message, name: str, key_value: str, op: _Operation
+    ) -> P.Payment | OperationClaim:
+        """Step 1 of a capture, void or refund in the caller's transaction ``s``: claim the
+        key (a finished one answers its stored response), check the payment and lock it for
+        the key. A refusal raises and leaves nothing written in ``s``: the key's claim and
+        the payment's lock, taken before the payment could be checked, are undone (a
+        statement or two, on the refusal's path only), so the caller's transaction may
+        go on and commit without the operation."""
+        key = idempotency.check_key(key_value)
+        digest = idempotency.request_hash(op.operation, request)
+        now = self.clock.now()
+        held = await idempotency.claim_or_replay(
+            s, key, op.operation, digest, now, timedelta(seconds=self.settings.lock_timeout_s), P.Payment
+        )
+        if not isinstance(held, idempotency.Claim):
+            return held  # the stored answer of the finished request with this key (nothing written)
+        locked: PaymentRecord | None = None
+        try:
             payment_id = parse_name(name, "payments", "pay")
-            row = await self._lock_if_free(s, payment_id, key, now)
-            locked = row is not None  # a refusal below rolls this lock back with the claim
+            row = locked = await self._lock_if_free(s, payment_id, key, now)
             if row is None:
                 row = await self._record(s, payment_id)
             gateway = self.gateway(row.gateway)
-            amount = prepare(row, gateway)
-            if not locked:
+            amount = op.prepare(row, gateway)
+            if locked is None:
                 self._lock(row, key)
                 await records.save_payment(s, row)
-            ref = self._ref(row)
-            tx_id = new_id("ptx", now)
+        except DomainError:
+            if locked is not None:
+                self._unlock(locked)
+                await records.save_payment(s, locked)
+            await idempotency.unclaim(s, held)
+            raise
+        return OperationClaim(payment_id, key, row.gateway, gateway, amount, self._ref(row), new_id("ptx", now), op)
+
+    async def _run_operation(self, claim: OperationClaim) -> P.Payment:
+        """Steps 2 and 3 of a claimed capture, void or refund, with no transaction open:
+        call the gateway, then apply its answer in a transaction of its own."""
+        op, payment_id, key, amount = claim.operation, claim.payment_id, claim.key, claim.amount
+        kind, reason, note = op.kind, op.reason, op.note
         try:
-            result = await self._call(kind, row.gateway, lambda: call(gateway, ref, amount, key, tx_id))
+            result = await self._call(
+                kind, claim.gateway_code, lambda: op.call(claim.gateway, claim.ref, amount, key, claim.tx_id)
+            )
         except GatewayError as exc:
             await self._failed_call(payment_id, key, kind, amount, exc)
-            raise _gateway_error(kind, row.gateway, exc) from exc
+            raise _gateway_error(kind, claim.gateway_code, exc) from exc
         async with self.db.transaction() as s:
             row, txs = await self._record_with_ledger(s, payment_id)
             await self._ledger(s, row, kind, result.status.value, result.amount or amount, key, reference=result.reference,
-                               reason=reason, error_code=result.error_code, error_message=result.error_message, tx_id=tx_id,
-                               note=note, prior=txs)  # fmt: skip
+                               reason=reason, error_code=result.error_code, error_message=result.error_message,
+                               tx_id=claim.tx_id, note=note, prior=txs)  # fmt: skip
             if result.provider_data and result.status is not OperationStatus.FAILED:
                 row.provider_data = _merged(row.provider_data, result.provider_data)
-            event = apply(row, result, amount) if result.status is not OperationStatus.FAILED else None
+            event = op.apply(row, result, amount) if result.status is not OperationStatus.FAILED else None
             self._unlock(row)
             self._touch(row)
             await records.save_payment(s, row)  # before the target's observer reads it
@@ -703,9 +812,8 @@ class PaymentService:
             raise error
         return message
 
-    async def capture(self, request: P.CapturePaymentRequest) -> P.Payment:
-        """Capture (part of) an authorization."""
-
+    @staticmethod
+    def _capture_operation(request: P.CapturePaymentRequest) -> _Operation:
         def prepare(row: PaymentRecord, gateway: PaymentGateway) -> int:
             return check_capture(gateway.config(), PaymentState(row.status), _amounts(row), request.amount, row.id)
 
@@ -720,9 +828,29 @@ class PaymentService:
                 row.transaction_id = result.reference[:255]
             return "payment.captured"
 
-        return await self._operate(
-            "CapturePayment", "capture", request, request.name, request.idempotency_key, prepare, call, apply
+        return _Operation("CapturePayment", "capture", prepare, call, apply)
+
+    async def capture(self, request: P.CapturePaymentRequest) -> P.Payment:
+        """Capture (part of) an authorization: :meth:`claim_capture` in a transaction of its
+        own, then :meth:`capture_claimed`."""
+        return await self._operate(request, request.name, request.idempotency_key, self._capture_operation(request))
+
+    async def claim_capture(self, s: AsyncSession, request: P.CapturePaymentRequest) -> P.Payment | OperationClaim:
+        """Step 1 of :meth:`capture` in the caller's transaction ``s``: the stored answer of
+        a finished capture with this key, or the claim for :meth:`capture_claimed` once ``s``
+        committed. A refusal (the payment cannot be captured, another operation holds it,
+        the key belongs to another request or is in use) raises and leaves nothing written
+        in ``s``: the caller's transaction may go on without the capture."""
+        return await self._claim_operation(
+            s, request, request.name, request.idempotency_key, self._capture_operation(request)
         )
+
+    async def capture_claimed(self, claim: OperationClaim) -> P.Payment:
+        """Steps 2 and 3 of :meth:`capture` for a claim of :meth:`claim_capture` whose
+        transaction committed (never call it with a transaction open)."""
+        if claim.operation.kind != "capture":
+            raise ValueError(f"not a capture claim: {claim.operation.kind}")
+        return await self._run_operation(claim)
 
     async def void(self, request: P.VoidPaymentRequest) -> P.Payment:
         def prepare(row: PaymentRecord, gateway: PaymentGateway) -> int:
@@ -738,7 +866,7 @@ class PaymentService:
             return "payment.voided"
 
         return await self._operate(
-            "VoidPayment", "void", request, request.name, request.idempotency_key, prepare, call, apply
+            request, request.name, request.idempotency_key, _Operation("VoidPayment", "void", prepare, call, apply)
         )
 
     async def refund(self, request: P.RefundPaymentRequest) -> P.Payment:
@@ -759,8 +887,8 @@ class PaymentService:
             return "payment.refunded"
 
         return await self._operate(
-            "RefundPayment", "refund", request, request.name, request.idempotency_key, prepare, call, apply, reason,
-            note,
+            request, request.name, request.idempotency_key,
+            _Operation("RefundPayment", "refund", prepare, call, apply, reason, note),
         )  # fmt: skip
 
     # -- saved methods --------------------------------------------------------------------

@@ -14,13 +14,13 @@ from rcommerce.clock import SystemClock
 from rcommerce.db import Database
 from rcommerce.domain.orders.models import OrderRow
 from rcommerce.gen.v1 import carts_pb2 as K
-from rcommerce.gen.v1 import catalog_pb2 as C
 from rcommerce.gen.v1 import checkout_pb2 as X
 from rcommerce.gen.v1 import payments_pb2 as P
 from rcommerce.gen.v1 import promotions_pb2 as R
 from rcommerce.gen.v1.common_pb2 import Address
 from rcommerce.testing.client import ApiClient, ApiError
 from rcommerce.testing.server import LiveServer
+from tests.api._checkout_flow import ready_cart
 from tests.backends._carts_store import Store, ensure_store, tag
 from tests.backends._carts_store import product as usd_product
 from tests.backends._checkout_world import SHIPPING, SYDNEY, ensure_region, product
@@ -59,34 +59,6 @@ def _is(error: ApiError, reason: str, http_status: int) -> bool:
     return error.reason == reason and error.http_status in (None, http_status)
 
 
-async def _ready_cart(
-    client: ApiClient, shop: ApiClient, region: str, p: C.Product, address: Address, service: str, quantity: int = 1
-) -> tuple[str, str]:
-    """A cart with one line, email, address and the shipping option ``service``."""
-    variant = (await client.call("CreateProduct", C.CreateProductRequest(product=p))).variants[0].name
-    cart = await shop.call(
-        "CreateCart", K.CreateCartRequest(cart=K.Cart(region=f"regions/{region}", email="ada@example.com"))
-    )
-    token = cart.cart_token
-    await shop.call(
-        "AddLineItem", K.AddLineItemRequest(cart=cart.name, variant=variant, quantity=quantity, cart_token=token)
-    )
-    await shop.call(
-        "UpdateCart",
-        K.UpdateCartRequest(
-            cart=K.Cart(name=cart.name, shipping_address=address),
-            update_mask=field_mask_pb2.FieldMask(paths=["shipping_address"]),
-            cart_token=token,
-        ),
-    )
-    options = await shop.call("ListShippingOptions", K.ListShippingOptionsRequest(cart=cart.name, cart_token=token))
-    quote = next(o for o in options.shipping_options if o.service_code == service)
-    await shop.call(
-        "SelectShippingOption", K.SelectShippingOptionRequest(cart=cart.name, quote_id=quote.quote_id, cart_token=token)
-    )
-    return cart.name, token
-
-
 async def _order(server: LiveServer, checkout: X.Checkout) -> OrderRow:
     async with server.app.db.read() as s:
         row = await s.get(OrderRow, checkout.order.removeprefix("orders/"))
@@ -105,7 +77,7 @@ async def test_ex1_checkout_totals_125_03(client: ApiClient, shop: ApiClient, st
             )
         ),
     )  # fmt: skip
-    cart, token = await _ready_cart(client, shop, store.us, usd_product(usd=4999), NY, "ups_2day", quantity=2)
+    cart, token = await ready_cart(client, shop, store.us, usd_product(usd=4999), NY, "ups_2day", quantity=2)
     await shop.call("ApplyCoupon", K.ApplyCouponRequest(cart=cart, code=code, cart_token=token))
     done = await shop.call(
         "CompleteCheckout",
@@ -146,7 +118,7 @@ async def test_ex2_eu_vat_checkout_totals_83_28(
     client: ApiClient, shop: ApiClient, store: Store, server: LiveServer
 ) -> None:
     munich = Address(first_name="Max", address1="Marienplatz 1", city="München", postal_code="80331", country_code="DE")
-    cart, token = await _ready_cart(client, shop, store.de, usd_product(usd=None, eur=2999), munich, "dhl", quantity=2)
+    cart, token = await ready_cart(client, shop, store.de, usd_product(usd=None, eur=2999), munich, "dhl", quantity=2)
     done = await shop.call(
         "CompleteCheckout",
         X.CompleteCheckoutRequest(
@@ -161,7 +133,7 @@ async def test_ex2_eu_vat_checkout_totals_83_28(
 
 
 async def test_three_d_secure_then_capture(client: ApiClient, shop: ApiClient, region: str, server: LiveServer) -> None:
-    cart, token = await _ready_cart(client, shop, region, product(3000), SYDNEY, "chk_std")
+    cart, token = await ready_cart(client, shop, region, product(3000), SYDNEY, "chk_std")
     request = X.CompleteCheckoutRequest(
         cart=cart, cart_token=token, method_data={"number": "4000002500003155"}, idempotency_key=f"3ds-{tag()}"
     )
@@ -179,7 +151,7 @@ async def test_three_d_secure_then_capture(client: ApiClient, shop: ApiClient, r
 
 
 async def test_missing_key_and_decline(client: ApiClient, shop: ApiClient, region: str) -> None:
-    cart, token = await _ready_cart(client, shop, region, product(2000, stock=5), SYDNEY, "chk_std")
+    cart, token = await ready_cart(client, shop, region, product(2000, stock=5), SYDNEY, "chk_std")
     declined = X.CompleteCheckoutRequest(cart=cart, cart_token=token, method_data={"number": "4000000000009995"})
     missing = await _fails(shop.call("CompleteCheckout", declined))
     assert _is(missing, "VALIDATION_FAILED", 400)
@@ -206,7 +178,7 @@ async def test_bad_input_gets_its_reason(client: ApiClient, shop: ApiClient, reg
     )
     error = await _fails(shop.call("CompleteCheckout", complete(empty.name, empty.cart_token)))
     assert _is(error, "CHECKOUT_CART_EMPTY", 422)
-    cart, token = await _ready_cart(client, shop, region, product(2000, stock=1), SYDNEY, "chk_std")
+    cart, token = await ready_cart(client, shop, region, product(2000, stock=1), SYDNEY, "chk_std")
     error = await _fails(shop.call("CompleteCheckout", complete(cart, "")))
     assert error.reason == "CART_TOKEN_REQUIRED"
     error = await _fails(shop.call("CompleteCheckout", complete(cart, token, gateway="elsewhere")))
@@ -262,7 +234,7 @@ async def test_reconcile_is_admin_only(client: ApiClient, shop: ApiClient) -> No
 async def test_idempotency_key_header_over_rest(server: LiveServer, region: str) -> None:
     rest = server.rest_client(server.admin_key)
     try:
-        cart, token = await _ready_cart(rest, rest, region, product(1800), SYDNEY, "chk_std")
+        cart, token = await ready_cart(rest, rest, region, product(1800), SYDNEY, "chk_std")
     finally:
         await rest.close()
     async with httpx.AsyncClient(base_url=server.base_url) as http:

@@ -12,21 +12,19 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from google.protobuf import field_mask_pb2
 from sqlalchemy import select
 
 from rcommerce.clock import SystemClock
 from rcommerce.db import Database
 from rcommerce.domain.payments.models import PaymentWebhookEventRow
 from rcommerce.events.outbox import OutboxEvent
-from rcommerce.gen.v1 import carts_pb2 as K
-from rcommerce.gen.v1 import catalog_pb2 as C
 from rcommerce.gen.v1 import checkout_pb2 as X
 from rcommerce.gen.v1 import orders_pb2 as O
 from rcommerce.gen.v1 import payments_pb2 as P
 from rcommerce.plugins.builtin.test_gateway import sign_stripe_style
 from rcommerce.testing.client import ApiClient
 from rcommerce.testing.server import LiveServer
+from tests.api._checkout_flow import ready_cart
 from tests.backends._checkout_world import SYDNEY, ensure_region, product
 
 
@@ -42,28 +40,10 @@ async def shop(client: ApiClient, server: LiveServer) -> AsyncIterator[ApiClient
 
 
 async def _checkout(client: ApiClient, shop: ApiClient, region: str, **payment: object) -> X.Checkout:
-    variant = (await client.call("CreateProduct", C.CreateProductRequest(product=product(2500)))).variants[0].name
-    cart = await shop.call(
-        "CreateCart", K.CreateCartRequest(cart=K.Cart(region=f"regions/{region}", email="ada@example.com"))
-    )
-    token = cart.cart_token
-    await shop.call("AddLineItem", K.AddLineItemRequest(cart=cart.name, variant=variant, quantity=2, cart_token=token))
-    await shop.call(
-        "UpdateCart",
-        K.UpdateCartRequest(
-            cart=K.Cart(name=cart.name, shipping_address=SYDNEY),
-            update_mask=field_mask_pb2.FieldMask(paths=["shipping_address"]),
-            cart_token=token,
-        ),
-    )
-    options = await shop.call("ListShippingOptions", K.ListShippingOptionsRequest(cart=cart.name, cart_token=token))
-    quote = next(o for o in options.shipping_options if o.service_code == "chk_std")
-    await shop.call(
-        "SelectShippingOption", K.SelectShippingOptionRequest(cart=cart.name, quote_id=quote.quote_id, cart_token=token)
-    )
+    cart, token = await ready_cart(client, shop, region, product(2500), SYDNEY, "chk_std", quantity=2)
     done = await shop.call(
         "CompleteCheckout",
-        X.CompleteCheckoutRequest(cart=cart.name, cart_token=token, idempotency_key=uuid.uuid4().hex, **payment),  # type: ignore[arg-type]
+        X.CompleteCheckoutRequest(cart=cart, cart_token=token, idempotency_key=uuid.uuid4().hex, **payment),  # type: ignore[arg-type]
     )
     assert done.status == X.CHECKOUT_STATUS_COMPLETED
     return done

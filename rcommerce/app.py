@@ -361,6 +361,7 @@ class App:
         if self._http_task is not None:
             waits.append(self._http_task)
         await asyncio.gather(*waits, return_exceptions=True)
+        await self.checkout.service.finish_captures()  # of requests cancelled by the drain
         await self.plugins.shutdown(app=self)
         await self.events.stop()
         await self.event_signal.stop()

@@ -4,7 +4,9 @@ authorization, and the reconciler on the injected clock."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
@@ -421,3 +423,33 @@ async def test_a_refused_payment_claim_undoes_the_whole_first_step(w: World, db:
     assert attempt_before[:2] == ("authorizing", "")
     done = await w.complete(cart, token, "another")
     assert done.status == X.CHECKOUT_STATUS_COMPLETED and done.total == 2 * 2500 + SHIPPING
+
+
+async def test_a_caller_that_goes_away_after_placement_still_gets_its_capture(
+    w: World, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The order commits with its capture claimed; a client deadline or disconnect during
+    the gateway's capture cancels the call, not the capture: the payment is captured and
+    unlocked, the order paid."""
+    cart, token = await w.cart(await w.variant(2500))
+    capturing, answer = asyncio.Event(), asyncio.Event()
+    capture = type(w.gateway).capture  # a gateway whose capture answers when the test says
+
+    async def slow_capture(self: Any, request: Any) -> Any:
+        capturing.set()
+        await answer.wait()
+        return await capture(self, request)
+
+    monkeypatch.setattr(type(w.gateway), "capture", slow_capture)
+    call = asyncio.create_task(w.complete(cart, token, "goes-away"))
+    await capturing.wait()
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    answer.set()
+    await w.checkout.finish_captures()
+    async with db.read() as s:
+        order = await s.scalar(select(OrderRow).where(OrderRow.cart_id == cart.removeprefix("carts/")))
+        assert order is not None and (order.status, order.payment_status) == ("confirmed", "paid")
+    (payment,) = await _payments(db, cart.removeprefix("carts/"), order.id)
+    assert (payment.status, payment.lock_key) == ("succeeded", "")

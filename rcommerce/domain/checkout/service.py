@@ -193,6 +193,14 @@ class CheckoutService:
         self._stock = stock
         self.settings = settings or CheckoutSettings()
         self._crash = crash or (lambda: os.kill(os.getpid(), signal.SIGKILL))
+        #: Captures still running for callers that went away (see ``complete``).
+        self._finishing: set[asyncio.Task[None]] = set()
+
+    async def finish_captures(self) -> None:
+        """Wait for the automatic captures whose callers went away (at shutdown, before the
+        database closes)."""
+        while self._finishing:
+            await asyncio.gather(*self._finishing, return_exceptions=True)
 
     # -- reads ---------------------------------------------------------------------------
     async def get(self, principal: Principal, name: str, token: str) -> checkout_pb2.Checkout:
@@ -273,7 +281,13 @@ class CheckoutService:
                 await self._fail(plan, CheckoutError(INTERNAL_ERROR, f"Placing the order failed: {exc!r}"), payment_id)
             raise
         if capture is not None:
-            await self._capture(capture)
+            # The order committed with its capture claimed: a caller that goes away now (a
+            # client deadline, a disconnect) must not leave the payment locked under the
+            # claim, so the capture runs to its end whatever happens to this call.
+            finishing = asyncio.ensure_future(self._capture(capture))
+            self._finishing.add(finishing)
+            finishing.add_done_callback(self._finishing.discard)
+            await asyncio.shield(finishing)
         return placed
 
     # -- step 1 --------------------------------------------------------------------------

@@ -9,11 +9,13 @@ import pytest
 
 from rcommerce.plugins.builtin.test_gateway import TestGateway, sign_stripe_style
 from rcommerce.plugins.providers import (
+    CaptureRequest,
     CompleteActionRequest,
     GatewayError,
     InitiateRequest,
     PaymentOutcome,
     PaymentRef,
+    RefundRequest,
     WebhookEventType,
     WebhookRequest,
     WebhookSignatureError,
@@ -150,3 +152,24 @@ def test_s4_unknown_event_type_is_ignored() -> None:
         WebhookRequest(body, {"stripe-signature": sign_stripe_style("whsec_test", body, T)}, NOW)
     )
     assert event.type is WebhookEventType.IGNORED and event.event_id == "evt_2"
+
+
+async def test_a_payment_of_an_earlier_process_is_rebuilt_from_the_cores_record() -> None:
+    authorized = await TestGateway().initiate(
+        InitiateRequest("pay_1", 9999, "USD", "card", "auth-1", {"number": "4242424242424242"}, capture=False)
+    )
+    assert authorized.outcome is PaymentOutcome.AUTHORIZED
+    # A restarted server: a gateway with nothing in memory, handed the core's record.
+    restarted = TestGateway()
+    ref = PaymentRef("pay_1", authorized.gateway_ref, 9999, "USD", dict(authorized.provider_data))
+    captured = await restarted.capture(CaptureRequest(ref, 9999, "cap-1"))
+    assert (captured.status.value, captured.amount) == ("succeeded", 9999)
+    again = TestGateway()  # and once more, after the core recorded the capture
+    after = PaymentRef("pay_1", authorized.gateway_ref, 9999, "USD", dict(authorized.provider_data), 9999, 0)
+    refunded = await again.refund(RefundRequest(after, 10_000, "ref-1"))
+    assert refunded.error_code == "amount_too_large"  # the rebuilt intent keeps the refund cap
+    assert (await again.refund(RefundRequest(after, 9999, "ref-2"))).amount == 9999
+    # A reference this gateway never reported is still unknown.
+    with pytest.raises(GatewayError, match="no such payment"):
+        await TestGateway().capture(CaptureRequest(PaymentRef("pay_2", "pi_test_unknown", 100, "USD"), 100, "cap-2"))
+

@@ -4,7 +4,10 @@ test cards (DECISIONS 15a), and Stripe's webhook signature scheme.
 No network, no randomness: the outcome depends only on the card (or test token) and on
 the call. It keeps its "provider side" in memory, like a real provider would, so
 idempotent retries, partial captures, refund caps and saved methods behave as they do
-at Stripe. Outcomes (docs/payments.md has the table):
+at Stripe. A payment it does not know (authorized by an earlier process: a restarted demo
+server) is rebuilt from the record the core hands back with every call (``PaymentRef``:
+amounts, and the state it last reported in ``provider_data``), so it can still be
+captured, voided and refunded; saved cards and idempotent answers do not survive. Outcomes (docs/payments.md has the table):
 
 =====================  ==========================  ========================================
 card number            token                       outcome
@@ -212,7 +215,10 @@ class TestGateway:
         if outcome == "3ds":
             intent.status = PaymentOutcome.REQUIRES_ACTION
             action = RequiredAction("three_d_secure", {"redirect_url": f"https://test-gateway.invalid/3ds/{ref}"})
-            return PaymentResult(PaymentOutcome.REQUIRES_ACTION, ref, action=action, method=method)
+            return PaymentResult(
+                PaymentOutcome.REQUIRES_ACTION, ref, action=action, method=method,
+                provider_data={"intent": ref, "state": intent.status.value},
+            )  # fmt: skip
         if outcome:
             intent.status = PaymentOutcome.FAILED
             return _failed(ref, outcome, method)
@@ -229,7 +235,8 @@ class TestGateway:
         captured = intent.status is PaymentOutcome.CAPTURED
         return PaymentResult(
             intent.status, intent.ref, amount_authorized=intent.amount, amount_captured=intent.captured,
-            method=method or _details(intent.card), provider_data={"intent": intent.ref},
+            method=method or (_details(intent.card) if intent.card else None),
+            provider_data={"intent": intent.ref, "state": intent.status.value},
             transaction_id=f"ch_test_{_digest(intent.ref)}" if captured else "",
             receipt_url=f"https://test-gateway.invalid/receipts/{intent.ref}" if captured else "",
             gateway_customer_id=intent.customer,
@@ -397,9 +404,26 @@ class TestGateway:
 
     def _intent(self, payment: PaymentRef) -> _Intent:
         intent = self.intents.get(payment.gateway_ref)
+        if intent is None and payment.provider_data.get("intent") == payment.gateway_ref:
+            intent = self.intents[payment.gateway_ref] = _rebuilt(payment)
         if intent is None:
             raise GatewayError(f"test gateway: no such payment {payment.gateway_ref!r}")
         return intent
+
+
+def _rebuilt(payment: PaymentRef) -> _Intent:
+    """A payment of an earlier process, from the core's record: captured when the core
+    recorded a capture, else in the state this gateway last reported. The card is not
+    known any more (method details stay as the core stored them)."""
+    try:
+        reported = PaymentOutcome(str(payment.provider_data.get("state", "")))
+    except ValueError:
+        reported = PaymentOutcome.AUTHORIZED
+    status = PaymentOutcome.CAPTURED if payment.amount_captured else reported
+    return _Intent(
+        payment.gateway_ref, payment.amount, payment.currency, "", status, capture=False,
+        captured=payment.amount_captured, refunded=payment.amount_refunded,
+    )  # fmt: skip
 
 
 def _card_of(data: Any) -> str:

@@ -42,7 +42,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rcommerce.clock import Clock
 from rcommerce.db.base import Base
-from rcommerce.db.capabilities import locks_one_table_of_join, update_returning
+from rcommerce.db.capabilities import update_returning
+from rcommerce.db.locked_read import LockedWithChildren
 from rcommerce.domain.orders import convert
 from rcommerce.domain.orders.errors import INVALID_STATUS_TRANSITION, ORDER_NOT_FOUND, OrderError
 from rcommerce.domain.orders.models import (
@@ -143,29 +144,13 @@ LINES, LINE_COLUMNS = _attributes(OrderLineRow)
 PAYMENT_FIGURES = (
     "id", "status", "amount", "amount_authorized", "amount_captured", "amount_refunded", "created_at",
 )  # fmt: skip
-_CORE_LOCKED_ORDER = (
-    select(*(ORDERS.c[name] for name in ORDER_COLUMNS)).where(ORDERS.c.id == bindparam("order_id")).with_for_update()
-)
-_CORE_LINES = (
-    select(*(LINES.c[name] for name in LINE_COLUMNS))
-    .where(LINES.c.order_id == bindparam("order_id"))
-    .order_by(LINES.c.position)
-)
 _CORE_PAYMENTS = (
     select(*(PAYMENTS.c[name] for name in PAYMENT_FIGURES))
     .where(PAYMENTS.c.target == bindparam("target"))
     .order_by(PAYMENTS.c.created_at, PAYMENTS.c.id)
 )
-#: The order FOR UPDATE with its lines in one statement, where the lock can name the
-#: orders table alone (PostgreSQL; SQLite locks the database): MariaDB has no ``FOR
-#: UPDATE OF`` and would also lock the lines, so it reads the two apart.
-_CORE_LOCKED_ORDER_WITH_LINES = (
-    select(*(ORDERS.c[name] for name in ORDER_COLUMNS), *(LINES.c[name] for name in LINE_COLUMNS))
-    .select_from(ORDERS.outerjoin(LINES, LINES.c.order_id == ORDERS.c.id))
-    .where(ORDERS.c.id == bindparam("order_id"))
-    .order_by(LINES.c.position)
-    .with_for_update(of=ORDERS)
-)
+#: The order FOR UPDATE with its lines.
+_LOCKED_ORDER_WITH_LINES = LockedWithChildren(ORDERS, ORDER_COLUMNS, "id", LINES, LINE_COLUMNS, "order_id", "position")
 #: The columns to set come with the parameters.
 _UPDATE_ORDER = update(ORDERS).where(ORDERS.c.id == bindparam("id_"))
 
@@ -367,7 +352,7 @@ class OrderRepository:
         (a payment operation, whose payment is written with Core): the same lock, rows
         and events, the order, lines and payment figures read with prebuilt Core
         statements and the order's changed columns written with one ``UPDATE``."""
-        read = await _locked_order_with_lines(session, order_id)
+        read = await _LOCKED_ORDER_WITH_LINES.read(session, order_id)
         if read is None:
             raise not_found(convert.order_name(order_id))
         found, line_values = read
@@ -452,26 +437,6 @@ class OrderRepository:
             .values(target=convert.order_name(order_id))
             .execution_options(synchronize_session=False)
         )
-
-
-async def _locked_order_with_lines(
-    session: AsyncSession, order_id: str
-) -> tuple[Sequence[Any], Sequence[Sequence[Any]]] | None:
-    """The order's column values read FOR UPDATE and its lines' in position order, in one
-    statement where the database can lock only the order's row of a join; None when the
-    order does not exist."""
-    params = {"order_id": order_id}
-    if not locks_one_table_of_join(session):
-        found = (await session.execute(_CORE_LOCKED_ORDER, params)).first()
-        if found is None:
-            return None
-        return found, (await session.execute(_CORE_LINES, params)).all()
-    rows = (await session.execute(_CORE_LOCKED_ORDER_WITH_LINES, params)).all()
-    if not rows:
-        return None
-    width = len(ORDER_COLUMNS)
-    lines = [row[width:] for row in rows if row[width] is not None]
-    return rows[0][:width], lines
 
 
 def payment_totals(total: int, payments: Sequence[PaymentRow]) -> PaymentTotals:

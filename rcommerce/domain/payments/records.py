@@ -15,10 +15,10 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rcommerce.db.capabilities import locks_one_table_of_join
+from rcommerce.db.locked_read import LockedWithChildren
 from rcommerce.domain.payments.models import PaymentRow, PaymentTransactionRow
 
 __all__ = [
@@ -99,25 +99,9 @@ PAYMENT_COLUMNS = tuple(f.name for f in fields(PaymentRecord) if f.name != "load
 LEDGER_COLUMNS = tuple(f.name for f in fields(LedgerEntry))
 
 # Built once (their compiled form and cache key are reused), executed with parameters.
-_LOCKED = (
-    select(*(PAYMENTS.c[name] for name in PAYMENT_COLUMNS))
-    .where(PAYMENTS.c.id == bindparam("payment_id"))
-    .with_for_update()
-)
-_LEDGER = (
-    select(*(LEDGER.c[name] for name in LEDGER_COLUMNS))
-    .where(LEDGER.c.payment_id == bindparam("payment_id"))
-    .order_by(LEDGER.c.seq)
-)
-#: The payment FOR UPDATE with its ledger in one statement, where the lock can name the
-#: payments table alone (PostgreSQL; SQLite locks the database): MariaDB has no ``FOR
-#: UPDATE OF`` and would also lock the ledger's index range, so it reads the two apart.
-_LOCKED_WITH_LEDGER = (
-    select(*(PAYMENTS.c[name] for name in PAYMENT_COLUMNS), *(LEDGER.c[name] for name in LEDGER_COLUMNS))
-    .select_from(PAYMENTS.outerjoin(LEDGER, LEDGER.c.payment_id == PAYMENTS.c.id))
-    .where(PAYMENTS.c.id == bindparam("payment_id"))
-    .order_by(LEDGER.c.seq)
-    .with_for_update(of=PAYMENTS)
+#: The payment FOR UPDATE with its ledger (or either alone).
+_LOCKED_WITH_LEDGER = LockedWithChildren(
+    PAYMENTS, PAYMENT_COLUMNS, "id", LEDGER, LEDGER_COLUMNS, "payment_id", "seq"
 )
 #: The columns to set come with the parameters.
 _UPDATE = update(PAYMENTS).where(PAYMENTS.c.id == bindparam("id_"))
@@ -143,7 +127,7 @@ def _record(row: Sequence[Any] | None) -> PaymentRecord | None:
 
 async def locked_payment(session: AsyncSession, payment_id: str) -> PaymentRecord | None:
     """The payment read ``FOR UPDATE``, ``None`` when it does not exist."""
-    return _record((await session.execute(_LOCKED, {"payment_id": payment_id})).first())
+    return _record((await session.execute(_LOCKED_WITH_LEDGER.parent, {"key": payment_id})).first())
 
 
 async def lock_if_free(session: AsyncSession, payment_id: str, key: str, now: datetime) -> PaymentRecord | None:
@@ -159,22 +143,18 @@ async def locked_payment_with_ledger(
 ) -> tuple[PaymentRecord, list[LedgerEntry]] | None:
     """:func:`locked_payment` and :func:`ledger`, in one statement where the database can
     lock only the payment's row of a join; ``None`` when the payment does not exist."""
-    if not locks_one_table_of_join(session):
-        record = await locked_payment(session, payment_id)
-        return None if record is None else (record, await ledger(session, payment_id))
-    rows = (await session.execute(_LOCKED_WITH_LEDGER, {"payment_id": payment_id})).all()
-    if not rows:
+    read = await _LOCKED_WITH_LEDGER.read(session, payment_id)
+    if read is None:
         return None
-    width = len(PAYMENT_COLUMNS)
-    found = _record(rows[0][:width])
-    assert found is not None
-    entries = [LedgerEntry(*row[width:]) for row in rows if row[width] is not None]
-    return found, entries
+    found, entries = read
+    record = _record(found)
+    assert record is not None
+    return record, [LedgerEntry(*row) for row in entries]
 
 
 async def ledger(session: AsyncSession, payment_id: str) -> list[LedgerEntry]:
     """The payment's ledger in order."""
-    return [LedgerEntry(*row) for row in await session.execute(_LEDGER, {"payment_id": payment_id})]
+    return [LedgerEntry(*row) for row in await session.execute(_LOCKED_WITH_LEDGER.children, {"key": payment_id})]
 
 
 async def save_payment(session: AsyncSession, record: PaymentRecord) -> None:

@@ -1,4 +1,4 @@
-"""The crash test of DECISIONS 14: a real ``rcommerce serve`` process is killed with
+"""The crash tests of DECISIONS 14: a real ``rcommerce serve`` process is killed with
 SIGKILL right after the gateway authorized a checkout payment (the test-only setting
 ``[checkout] fault_injection = "crash_after_authorize"`` makes the process kill itself at
 exactly that point), so no order exists for the authorization. After a restart, the
@@ -9,6 +9,13 @@ provider that outlives our process (the ``test`` gateway keeps its provider side
 memory of the process that was killed). The restarted server runs with
 ``orphan_timeout_s = 0`` and the reconciler is triggered through ReconcileCheckouts, so
 nothing waits for wall-clock time.
+
+The second test kills the process right after the order committed with its automatic
+capture claimed (``crash_after_placement``), through the ``test`` gateway (which rebuilds
+a payment of an earlier process from the core's record). The order stays authorized
+until the restarted server's reconciler resumes the capture with the checkout's key,
+once the claim is older than ``[payments] lock_timeout_s`` (1 s here: the test polls
+ReconcileCheckouts until the claim is stale).
 """
 
 from __future__ import annotations
@@ -148,3 +155,64 @@ def test_killed_after_authorization_the_reconciler_voids_after_restart(tmp_path:
         assert done.json()["status"] == "CHECKOUT_STATUS_COMPLETED"
     finally:
         _stop(proc)
+
+
+def test_killed_after_placement_the_reconciler_captures_after_restart(tmp_path: Path) -> None:
+    db_file = tmp_path / "crash.db"
+    cart, token = asyncio.run(_prepare(db_file))
+    key = subprocess.run(
+        [sys.executable, "-m", "rcommerce.cli", "apikey", "create", "--name", "ops", "--scopes", "admin"],
+        env=_env(db_file), capture_output=True, text=True, cwd=tmp_path, check=True,
+    ).stdout.strip()  # fmt: skip
+    auth = {"authorization": f"Bearer {key}"}
+    body = {"cartToken": token, "gateway": "test", "methodType": "card", "methodData": {"number": "4242424242424242"},
+            "idempotencyKey": "crash-placed"}  # fmt: skip
+
+    proc, base = _serve(tmp_path, _env(db_file, RCOMMERCE_CHECKOUT__FAULT_INJECTION="crash_after_placement"))
+    try:
+        with pytest.raises(httpx.TransportError):
+            httpx.post(f"{base}/v1/{cart}:complete", json=body, headers=auth, timeout=30)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    payment, attempt, orders = asyncio.run(_inspect_placed(db_file, cart))
+    assert len(orders) == 1 and attempt is not None and attempt.status == "completed"
+    assert (payment.status, payment.lock_key) == ("authorized", f"chk-cap:{payment.id}")
+
+    restart = _env(db_file, RCOMMERCE_PAYMENTS__LOCK_TIMEOUT_S="1", RCOMMERCE_SERVER__RUN_WORKERS_IN_PROCESS="false")
+    proc, base = _serve(tmp_path, restart)
+    try:
+        order = httpx.get(f"{base}/v1/orders/{orders[0]}", headers=auth, timeout=30).json()
+        assert order["paymentStatus"] == "ORDER_PAYMENT_STATUS_AUTHORIZED"
+        captured: list[str] = []
+        deadline = time.monotonic() + 30
+        while not captured and time.monotonic() < deadline:  # until the claim is older than 1 s
+            answer = httpx.post(f"{base}/v1/checkouts:reconcile", json={}, headers=auth, timeout=30)
+            assert answer.status_code == 200, answer.text
+            assert answer.json().get("voidedPayments", []) == []
+            captured = answer.json().get("capturedPayments", [])
+        assert captured == [f"payments/{payment.id}"]
+        got = httpx.get(f"{base}/v1/payments/{payment.id}", headers=auth, timeout=30).json()
+        assert got["status"] == "PAYMENT_STATUS_SUCCEEDED" and int(got["amountCaptured"]) == int(got["amount"])
+        assert [t["kind"] for t in got["transactions"]][-1] == "capture"
+        order = httpx.get(f"{base}/v1/orders/{orders[0]}", headers=auth, timeout=30).json()
+        assert order["paymentStatus"] == "ORDER_PAYMENT_STATUS_PAID"
+        again = httpx.post(f"{base}/v1/checkouts:reconcile", json={}, headers=auth, timeout=30).json()
+        assert again.get("capturedPayments", []) == []
+    finally:
+        _stop(proc)
+
+
+async def _inspect_placed(db_file: Path, cart: str) -> tuple[PaymentRow, CheckoutAttemptRow | None, list[str]]:
+    db = Database(DatabaseSettings(url=f"sqlite+aiosqlite:///{db_file}"))
+    cart_id = cart.removeprefix("carts/")
+    try:
+        async with db.read() as s:
+            orders = list(await s.scalars(select(OrderRow.id).where(OrderRow.cart_id == cart_id)))
+            (payment,) = list(await s.scalars(select(PaymentRow).where(PaymentRow.target == f"orders/{orders[0]}")))
+            attempt = await s.scalar(select(CheckoutAttemptRow).where(CheckoutAttemptRow.cart_id == cart_id))
+            return payment, attempt, orders
+    finally:
+        await db.dispose()

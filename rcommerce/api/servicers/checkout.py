@@ -36,4 +36,6 @@ class CheckoutServicer(checkout_pb2_grpc.CheckoutServiceServicer):
         self, request: K.ReconcileCheckoutsRequest, call: Call
     ) -> K.ReconcileCheckoutsResponse:
         limit = request.limit if 0 < request.limit <= 1000 else 100
-        return K.ReconcileCheckoutsResponse(voided_payments=await self._reconciler.reconcile(limit))
+        voided = await self._reconciler.reconcile(limit)
+        captured = await self._reconciler.resume_captures(limit)
+        return K.ReconcileCheckoutsResponse(voided_payments=voided, captured_payments=captured)

@@ -14,22 +14,33 @@ marks the cart's checkout failed (``CHECKOUT_ABANDONED``) in the same transactio
 checks all of this under the checkout's row lock, so a completion still alive can no
 longer place its order with it, and voids the payment (refunds it when captured) with
 the same idempotency key a failed completion uses.
+
+It also finishes automatic captures (``resume_captures``, in the same job). The order's
+transaction claims the capture with the key ``chk-cap:<payment id>``; the key stays
+``pending`` when the process died before the capture was applied (then after the
+payments' ``lock_timeout_s``) or when the gateway answered with an error (the outcome
+unknown: the key is released at once). While such a payment is still ``authorized``,
+the reconciler captures it with that same key, so the gateway acts at most once. After
+the n-th gateway error it waits ``capture_retry_s * 2**(n-1)`` seconds, at most
+``capture_retry_max_s``; a capture the gateway declines, or a payment voided, captured
+or cancelled meanwhile (an order cancelled by staff), leaves the key done or the payment
+no longer authorized, and nothing is tried again.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from rcommerce.clock import Clock
 from rcommerce.config import CheckoutSettings
 from rcommerce.db.database import Database
 from rcommerce.domain.checkout import convert
 from rcommerce.domain.checkout.models import CheckoutAttemptRow
-from rcommerce.domain.checkout.service import compensation_key
-from rcommerce.domain.payments.models import PaymentRow
+from rcommerce.domain.checkout.service import CAPTURE_KEY_PREFIX, capture_key, compensation_key
+from rcommerce.domain.payments.models import IdempotencyKeyRow, PaymentRow, PaymentTransactionRow
 from rcommerce.domain.payments.rules import PaymentState
 from rcommerce.domain.payments.service import PaymentService
 from rcommerce.errors import DomainError
@@ -63,6 +74,7 @@ class CheckoutReconciler:
 
     async def _job(self, job: Job) -> None:
         await self.reconcile()
+        await self.resume_captures()
 
     async def reconcile(self, limit: int = 100) -> list[str]:
         """Void the orphans; returns the names of the payments voided or refunded."""
@@ -134,3 +146,70 @@ class CheckoutReconciler:
             log.warning("reconciler could not void %s: %s %s", name, exc.reason.name, exc)
             return False
         return True
+
+    async def resume_captures(self, limit: int = 100) -> list[str]:
+        """Finish the automatic captures that were claimed with an order and did not
+        finish (see the module doc); returns the names of the payments captured."""
+        now = self._clock.now()
+        stale = now - timedelta(seconds=self._payments.settings.lock_timeout_s)
+        async with self._db.read() as s:
+            keys = (
+                await s.scalars(
+                    select(IdempotencyKeyRow.key)
+                    .where(
+                        IdempotencyKeyRow.state == "pending",
+                        IdempotencyKeyRow.key.like(f"{CAPTURE_KEY_PREFIX}%"),
+                        or_(IdempotencyKeyRow.claimed_at.is_(None), IdempotencyKeyRow.claimed_at <= stale),
+                    )
+                    .order_by(IdempotencyKeyRow.created_at, IdempotencyKeyRow.key)
+                    .limit(limit)
+                )
+            ).all()
+            ids = [key.removeprefix(CAPTURE_KEY_PREFIX) for key in keys]
+            held = set(
+                await s.scalars(
+                    select(PaymentRow.id).where(
+                        PaymentRow.id.in_(ids), PaymentRow.status == PaymentState.AUTHORIZED.value
+                    )
+                )
+            )
+            errors = {
+                key: (count, last)
+                for key, count, last in await s.execute(
+                    select(
+                        PaymentTransactionRow.idempotency_key,
+                        func.count(),
+                        func.max(PaymentTransactionRow.created_at),
+                    )
+                    .where(
+                        PaymentTransactionRow.payment_id.in_(held),
+                        PaymentTransactionRow.kind == "capture",
+                        PaymentTransactionRow.status == "error",
+                    )
+                    .group_by(PaymentTransactionRow.idempotency_key)
+                )
+            }
+        captured: list[str] = []
+        for payment_id in ids:
+            key = capture_key(payment_id)
+            if payment_id not in held or not self._capture_due(errors.get(key), now):
+                continue
+            name = f"payments/{payment_id}"
+            try:
+                await self._payments.capture(payments_pb2.CapturePaymentRequest(name=name, idempotency_key=key))
+            except DomainError as exc:
+                log.warning("reconciler could not capture %s: %s %s", name, exc.reason.name, exc)
+                continue
+            captured.append(name)
+        if captured:
+            log.warning("reconciler finished %d automatic capture(s): %s", len(captured), ", ".join(captured))
+        return captured
+
+    def _capture_due(self, errors: tuple[int, datetime] | None, now: datetime) -> bool:
+        """After ``n`` gateway errors, the next try waits ``capture_retry_s * 2**(n-1)``
+        seconds after the last one, at most ``capture_retry_max_s``."""
+        if errors is None:
+            return True  # never tried: the process died before the gateway answered
+        count, last = errors
+        wait = min(self.settings.capture_retry_max_s, self.settings.capture_retry_s * 2 ** min(count - 1, 30))
+        return now >= last + timedelta(seconds=wait)

@@ -29,7 +29,9 @@ transactions:
 
 A completed checkout answers every later completion of its cart with the same order.
 A process that dies between 2 and 3 leaves an authorization without an order: the
-reconciler (``reconciler.py``) voids it after ``[checkout] orphan_timeout_s``.
+reconciler (``reconciler.py``) voids it after ``[checkout] orphan_timeout_s``. A process
+that dies between 3 and 4, or a capture that meets a gateway error, leaves the capture's
+key pending: the reconciler resumes the capture with that key.
 """
 
 from __future__ import annotations
@@ -112,6 +114,16 @@ def compensation_key(payment_id: str) -> str:
     """The idempotency key of the void (or refund) that undoes ``payment_id``: the same
     for the completion that failed and for the reconciler, so the gateway acts once."""
     return f"chk-undo:{payment_id}"
+
+
+#: The prefix of :func:`capture_key`: the reconciler finds unfinished automatic captures by it.
+CAPTURE_KEY_PREFIX = "chk-cap:"
+
+
+def capture_key(payment_id: str) -> str:
+    """The idempotency key of the automatic capture of ``payment_id``: claimed with the
+    order, and resumed with the same key by the reconciler when it did not finish."""
+    return f"{CAPTURE_KEY_PREFIX}{payment_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +292,9 @@ class CheckoutService:
             else:
                 await self._fail(plan, CheckoutError(INTERNAL_ERROR, f"Placing the order failed: {exc!r}"), payment_id)
             raise
+        if capture is not None and self.settings.fault_injection == "crash_after_placement":
+            log.critical("fault injection: ending the process after placing %s", placed.order)
+            self._crash()
         if capture is not None:
             # The order committed with its capture claimed: a caller that goes away now (a
             # client deadline, a disconnect) must not leave the payment locked under the
@@ -542,7 +557,7 @@ class CheckoutService:
         (``claim_capture`` undoes its claim) and skips the capture: it never undoes the
         order, which commits with an authorized payment that staff capture later."""
         request = payments_pb2.CapturePaymentRequest(
-            name=f"payments/{payment_id}", idempotency_key=f"chk-cap:{payment_id}"
+            name=f"payments/{payment_id}", idempotency_key=capture_key(payment_id)
         )
         try:
             claimed = await self._payments.claim_capture(s, request)

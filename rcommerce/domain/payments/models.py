@@ -112,8 +112,9 @@ class IdempotencyKeyRow(Base):
     #: SHA-256 hex of the operation and the request without its key.
     request_hash: Mapped[str] = mapped_column(String(64))
     #: "pending" while the first request with this key runs (or after it met a gateway
-    #: error: then a retry resumes it), "done" once its answer is stored.
-    state: Mapped[str] = mapped_column(String(20))
+    #: error: then a retry resumes it), "done" once its answer is stored. Indexed: the
+    #: checkout's reconciler looks for pending automatic captures.
+    state: Mapped[str] = mapped_column(String(20), index=True)
     #: When a request last claimed the key; ``None`` when released after a gateway error.
     claimed_at: Mapped[datetime | None]
     #: Base64 of the serialized response message; "" when an error was stored.

@@ -112,7 +112,9 @@ class ReconcileCheckoutsRequest(_message.Message):
     def __init__(self, limit: _Optional[int] = ...) -> None: ...
 
 class ReconcileCheckoutsResponse(_message.Message):
-    __slots__ = ("voided_payments",)
+    __slots__ = ("voided_payments", "captured_payments")
     VOIDED_PAYMENTS_FIELD_NUMBER: _ClassVar[int]
+    CAPTURED_PAYMENTS_FIELD_NUMBER: _ClassVar[int]
     voided_payments: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, voided_payments: _Optional[_Iterable[str]] = ...) -> None: ...
+    captured_payments: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, voided_payments: _Optional[_Iterable[str]] = ..., captured_payments: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -90,7 +90,8 @@ class CheckoutServiceServicer:
 
     def ReconcileCheckouts(self, request, context):
         """Runs the reconciler now: voids authorizations of carts that have no order after
-        [checkout] orphan_timeout_s (it also runs every minute as a job).
+        [checkout] orphan_timeout_s, and finishes automatic captures that were claimed with
+        their order but met a gateway error or a crash (it also runs every minute as a job).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -63,3 +63,34 @@ async def test_chain_downgrades_to_base_and_back(tmp_path: Path) -> None:
         assert await current_revision(db) == head_revision()
     finally:
         await db.dispose()
+
+
+async def test_0019_names_the_payment_of_pending_automatic_capture_keys(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from rcommerce.db.migrate import upgrade
+
+    db = Database(DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}"))
+    rows = [  # key, state, payment_id
+        ("chk-cap:pay_01PENDING", "pending", ""),
+        ("chk-cap:pay_01DONE", "done", ""),
+        ("cap-staff-1", "pending", ""),
+    ]
+    try:
+        await upgrade(db, "0018")
+        async with db.engine.begin() as conn:
+            for key, state, payment_id in rows:
+                await conn.execute(
+                    text(
+                        "INSERT INTO payment_idempotency_keys (key, operation, request_hash, state, claimed_at,"
+                        " response, error, payment_id, created_at) VALUES (:key, 'CapturePayment', '', :state, NULL,"
+                        " '', '{}', :payment_id, '2026-11-01 00:00:00')"
+                    ),
+                    {"key": key, "state": state, "payment_id": payment_id},
+                )
+        await upgrade(db)
+        async with db.engine.connect() as conn:
+            got = dict((await conn.execute(text("SELECT key, payment_id FROM payment_idempotency_keys"))).all())
+        assert got == {"chk-cap:pay_01PENDING": "pay_01PENDING", "chk-cap:pay_01DONE": "", "cap-staff-1": ""}
+    finally:
+        await db.dispose()

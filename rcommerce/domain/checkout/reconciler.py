@@ -153,24 +153,18 @@ class CheckoutReconciler:
         now = self._clock.now()
         stale = now - timedelta(seconds=self._payments.settings.lock_timeout_s)
         async with self._db.read() as s:
-            keys = (
+            ids = list(
                 await s.scalars(
-                    select(IdempotencyKeyRow.key)
+                    select(IdempotencyKeyRow.payment_id)
+                    .join(PaymentRow, PaymentRow.id == IdempotencyKeyRow.payment_id)
                     .where(
                         IdempotencyKeyRow.state == "pending",
                         IdempotencyKeyRow.key.like(f"{CAPTURE_KEY_PREFIX}%"),
                         or_(IdempotencyKeyRow.claimed_at.is_(None), IdempotencyKeyRow.claimed_at <= stale),
+                        PaymentRow.status == PaymentState.AUTHORIZED.value,
                     )
                     .order_by(IdempotencyKeyRow.created_at, IdempotencyKeyRow.key)
                     .limit(limit)
-                )
-            ).all()
-            ids = [key.removeprefix(CAPTURE_KEY_PREFIX) for key in keys]
-            held = set(
-                await s.scalars(
-                    select(PaymentRow.id).where(
-                        PaymentRow.id.in_(ids), PaymentRow.status == PaymentState.AUTHORIZED.value
-                    )
                 )
             )
             errors = {
@@ -182,7 +176,7 @@ class CheckoutReconciler:
                         func.max(PaymentTransactionRow.created_at),
                     )
                     .where(
-                        PaymentTransactionRow.payment_id.in_(held),
+                        PaymentTransactionRow.payment_id.in_(ids),
                         PaymentTransactionRow.kind == "capture",
                         PaymentTransactionRow.status == "error",
                     )
@@ -192,7 +186,7 @@ class CheckoutReconciler:
         captured: list[str] = []
         for payment_id in ids:
             key = capture_key(payment_id)
-            if payment_id not in held or not self._capture_due(errors.get(key), now):
+            if not self._capture_due(errors.get(key), now):
                 continue
             name = f"payments/{payment_id}"
             try:

@@ -166,8 +166,8 @@ async def claim_or_replay(
     """:func:`lookup` and :func:`claim` in one step, first thing in ``session``'s transaction.
 
     A new key is claimed with one ``INSERT`` that does nothing when the key exists
-    (``payment_id`` is stored with it: the payment the request is about to create, ""
-    when none). Only when the key exists is it read (locked): the stored answer of a
+    (``payment_id`` is stored with it: the payment the request is about, or is about to
+    create). Only when the key exists is it read (locked): the stored answer of a
     finished request with the same body is returned (or its stored error raised), another
     body is IDEMPOTENCY_KEY_REUSED, a live claim PAYMENT_OPERATION_IN_PROGRESS, and a
     released or stale claim is taken over (the returned :class:`Claim` names the payment

@@ -121,6 +121,8 @@ class IdempotencyKeyRow(Base):
     response: Mapped[str] = mapped_column(Text)
     #: Stored error: {"reason", "message", "metadata"}; {} for a success.
     error: Mapped[dict[str, Any]]
+    #: The payment the request creates or operates on; "" for requests about no payment
+    #: (saved methods) and for capture/void/refund keys written before revision 0019.
     payment_id: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(index=True)
 

@@ -741,16 +741,17 @@ class PaymentService:
         statement or two, on the refusal's path only), so the caller's transaction may
         go on and commit without the operation."""
         key = idempotency.check_key(key_value)
+        payment_id = parse_name(name, "payments", "pay")
         digest = idempotency.request_hash(op.operation, request)
         now = self.clock.now()
         held = await idempotency.claim_or_replay(
-            s, key, op.operation, digest, now, timedelta(seconds=self.settings.lock_timeout_s), P.Payment
-        )
+            s, key, op.operation, digest, now, timedelta(seconds=self.settings.lock_timeout_s), P.Payment,
+            payment_id=payment_id,
+        )  # fmt: skip
         if not isinstance(held, idempotency.Claim):
             return held  # the stored answer of the finished request with this key (nothing written)
         locked: PaymentRecord | None = None
         try:
-            payment_id = parse_name(name, "payments", "pay")
             row = locked = await self._lock_if_free(s, payment_id, key, now)
             if row is None:
                 row = await self._record(s, payment_id)

@@ -99,29 +99,36 @@ async def _prepare(db_file: Path) -> tuple[str, str]:
 
 
 async def _inspect(db_file: Path, cart: str) -> tuple[PaymentRow, CheckoutAttemptRow | None, list[str]]:
+    """The checkout's payment (targeting the cart, or its order once placed), attempt and orders."""
     db = Database(DatabaseSettings(url=f"sqlite+aiosqlite:///{db_file}"))
     cart_id = cart.removeprefix("carts/")
     try:
         async with db.read() as s:
-            (payment,) = list(await s.scalars(select(PaymentRow).where(PaymentRow.target == cart)))
-            attempt = await s.scalar(select(CheckoutAttemptRow).where(CheckoutAttemptRow.cart_id == cart_id))
             orders = list(await s.scalars(select(OrderRow.id).where(OrderRow.cart_id == cart_id)))
+            targets = [cart, *(f"orders/{order}" for order in orders)]
+            (payment,) = list(await s.scalars(select(PaymentRow).where(PaymentRow.target.in_(targets))))
+            attempt = await s.scalar(select(CheckoutAttemptRow).where(CheckoutAttemptRow.cart_id == cart_id))
             return payment, attempt, orders
     finally:
         await db.dispose()
 
 
-def test_killed_after_authorization_the_reconciler_voids_after_restart(tmp_path: Path) -> None:
+def _store(tmp_path: Path) -> tuple[Path, str, str, dict[str, str]]:
+    """The database file, a ready cart and its token, and an admin key's headers."""
     db_file = tmp_path / "crash.db"
     cart, token = asyncio.run(_prepare(db_file))
     key = subprocess.run(
         [sys.executable, "-m", "rcommerce.cli", "apikey", "create", "--name", "ops", "--scopes", "admin"],
         env=_env(db_file), capture_output=True, text=True, cwd=tmp_path, check=True,
     ).stdout.strip()  # fmt: skip
-    auth = {"authorization": f"Bearer {key}"}
-    body = {"cartToken": token, "gateway": "manual", "methodType": "bank_transfer", "idempotencyKey": "crash-1"}
+    return db_file, cart, token, {"authorization": f"Bearer {key}"}
 
-    proc, base = _serve(tmp_path, _env(db_file, RCOMMERCE_CHECKOUT__FAULT_INJECTION="crash_after_authorize"))
+
+def _complete_until_killed(
+    tmp_path: Path, db_file: Path, cart: str, body: dict[str, object], auth: dict[str, str], fault: str
+) -> None:
+    """Complete ``cart`` on a server that kills itself at ``fault``."""
+    proc, base = _serve(tmp_path, _env(db_file, RCOMMERCE_CHECKOUT__FAULT_INJECTION=fault))
     try:
         with pytest.raises(httpx.TransportError):
             httpx.post(f"{base}/v1/{cart}:complete", json=body, headers=auth, timeout=30)
@@ -129,6 +136,12 @@ def test_killed_after_authorization_the_reconciler_voids_after_restart(tmp_path:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_killed_after_authorization_the_reconciler_voids_after_restart(tmp_path: Path) -> None:
+    db_file, cart, token, auth = _store(tmp_path)
+    body = {"cartToken": token, "gateway": "manual", "methodType": "bank_transfer", "idempotencyKey": "crash-1"}
+    _complete_until_killed(tmp_path, db_file, cart, body, auth, "crash_after_authorize")
 
     payment, attempt, orders = asyncio.run(_inspect(db_file, cart))
     assert payment.status == "authorized" and orders == []
@@ -158,26 +171,12 @@ def test_killed_after_authorization_the_reconciler_voids_after_restart(tmp_path:
 
 
 def test_killed_after_placement_the_reconciler_captures_after_restart(tmp_path: Path) -> None:
-    db_file = tmp_path / "crash.db"
-    cart, token = asyncio.run(_prepare(db_file))
-    key = subprocess.run(
-        [sys.executable, "-m", "rcommerce.cli", "apikey", "create", "--name", "ops", "--scopes", "admin"],
-        env=_env(db_file), capture_output=True, text=True, cwd=tmp_path, check=True,
-    ).stdout.strip()  # fmt: skip
-    auth = {"authorization": f"Bearer {key}"}
+    db_file, cart, token, auth = _store(tmp_path)
     body = {"cartToken": token, "gateway": "test", "methodType": "card", "methodData": {"number": "4242424242424242"},
             "idempotencyKey": "crash-placed"}  # fmt: skip
+    _complete_until_killed(tmp_path, db_file, cart, body, auth, "crash_after_placement")
 
-    proc, base = _serve(tmp_path, _env(db_file, RCOMMERCE_CHECKOUT__FAULT_INJECTION="crash_after_placement"))
-    try:
-        with pytest.raises(httpx.TransportError):
-            httpx.post(f"{base}/v1/{cart}:complete", json=body, headers=auth, timeout=30)
-        assert proc.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-
-    payment, attempt, orders = asyncio.run(_inspect_placed(db_file, cart))
+    payment, attempt, orders = asyncio.run(_inspect(db_file, cart))
     assert len(orders) == 1 and attempt is not None and attempt.status == "completed"
     assert (payment.status, payment.lock_key) == ("authorized", f"chk-cap:{payment.id}")
 
@@ -203,16 +202,3 @@ def test_killed_after_placement_the_reconciler_captures_after_restart(tmp_path: 
         assert again.get("capturedPayments", []) == []
     finally:
         _stop(proc)
-
-
-async def _inspect_placed(db_file: Path, cart: str) -> tuple[PaymentRow, CheckoutAttemptRow | None, list[str]]:
-    db = Database(DatabaseSettings(url=f"sqlite+aiosqlite:///{db_file}"))
-    cart_id = cart.removeprefix("carts/")
-    try:
-        async with db.read() as s:
-            orders = list(await s.scalars(select(OrderRow.id).where(OrderRow.cart_id == cart_id)))
-            (payment,) = list(await s.scalars(select(PaymentRow).where(PaymentRow.target == f"orders/{orders[0]}")))
-            attempt = await s.scalar(select(CheckoutAttemptRow).where(CheckoutAttemptRow.cart_id == cart_id))
-            return payment, attempt, orders
-    finally:
-        await db.dispose()

@@ -9,6 +9,7 @@ from typing import Any
 from rcommerce.app import App, bind_socket
 from rcommerce.clock import Clock, PausableClock
 from rcommerce.config import load_settings
+from rcommerce.gen.v1 import carts_pb2, regions_pb2
 from rcommerce.testing.client import GrpcClient, RestClient
 
 
@@ -18,6 +19,7 @@ class LiveServer:
     def __init__(self, app: App, admin_key: str) -> None:
         self.app = app
         self.admin_key = admin_key
+        self._cart_regions: dict[str, str] = {}
 
     @property
     def clock(self) -> Clock:
@@ -39,6 +41,28 @@ class LiveServer:
 
     async def create_key(self, scopes: list[str], kind: str = "secret", name: str = "test") -> str:
         return (await self.app.services.api_keys.create(name, kind, scopes)).key
+
+    async def create_cart(self, token: str | None = None, currency_code: str = "USD") -> tuple[str, str]:
+        """A new empty cart, made with ``token`` (default: the admin key): its name and
+        guest ``cart_token`` ("" for a customer's cart). ``CreatePayment`` pays only carts
+        and orders that exist and that the caller may reach, so payment tests pay one of
+        these. The cart's region (``currency_code``, no countries) is made on first use."""
+        api = self.grpc_client(self.admin_key)
+        try:
+            region = self._cart_regions.get(currency_code)
+            if region is None:
+                made = await api.call(
+                    "CreateRegion",
+                    regions_pb2.CreateRegionRequest(
+                        region=regions_pb2.Region(display_name=f"Carts {currency_code}", currency_code=currency_code)
+                    ),
+                )
+                region = self._cart_regions[currency_code] = made.name
+            request = carts_pb2.CreateCartRequest(cart=carts_pb2.Cart(region=region))
+            cart = await (api if token is None else api.with_token(token)).call("CreateCart", request)
+        finally:
+            await api.close()
+        return cart.name, cart.cart_token
 
 
 @asynccontextmanager

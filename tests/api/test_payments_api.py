@@ -64,13 +64,15 @@ def counting(server: LiveServer) -> Iterator[_Counting]:
     host.unregister("api-counting")
 
 
-def _cart() -> str:
-    return f"carts/cart_01{uuid.uuid4().hex[:24].upper().translate(str.maketrans('ILOU', 'JKPV'))}"
+@pytest.fixture
+async def cart(server: LiveServer) -> str:
+    """A cart to pay: CreatePayment refuses a target that does not exist."""
+    return (await server.create_cart())[0]
 
 
-def _create(gateway: str = "test", card: str = "4242424242424242", **kw: Any) -> P.CreatePaymentRequest:
+def _create(target: str, gateway: str = "test", card: str = "4242424242424242", **kw: Any) -> P.CreatePaymentRequest:
     return P.CreatePaymentRequest(
-        target=_cart(), gateway=gateway, method_type="card", amount=kw.pop("amount", 9999), currency_code="USD",
+        target=target, gateway=gateway, method_type="card", amount=kw.pop("amount", 9999), currency_code="USD",
         method_data={"number": card}, idempotency_key=uuid.uuid4().hex, **kw,
     )  # fmt: skip
 
@@ -94,9 +96,9 @@ async def test_available_methods_filter_by_currency_amount_and_gateways(client: 
 
 
 async def test_authorize_capture_refund_and_replays_reach_the_gateway_once(
-    client: ApiClient, counting: _Counting
+    client: ApiClient, counting: _Counting, cart: str
 ) -> None:
-    auth = await client.call("CreatePayment", _create("api-counting", capture_method="manual"))
+    auth = await client.call("CreatePayment", _create(cart, "api-counting", capture_method="manual"))
     assert auth.status == P.PAYMENT_STATUS_AUTHORIZED and auth.name.startswith("payments/pay_")
     capture = P.CapturePaymentRequest(name=auth.name, amount=6000, idempotency_key=uuid.uuid4().hex)
     first = await client.call("CapturePayment", capture)
@@ -123,9 +125,9 @@ async def test_authorize_capture_refund_and_replays_reach_the_gateway_once(
     assert [t.kind for t in got.transactions] == ["initiate", "capture", "refund"]
 
 
-async def test_decline_answers_402_with_the_reason(client: ApiClient) -> None:
+async def test_decline_answers_402_with_the_reason(client: ApiClient, cart: str) -> None:
     with pytest.raises(ApiError) as err:
-        await client.call("CreatePayment", _create(card="4000000000000002"))
+        await client.call("CreatePayment", _create(cart, card="4000000000000002"))
     assert (err.value.reason, err.value.metadata["declineCode"]) == ("CARD_DECLINED", "card_declined")
     if client.transport == "rest":
         assert err.value.http_status == 402
@@ -133,8 +135,8 @@ async def test_decline_answers_402_with_the_reason(client: ApiClient) -> None:
     assert failed.status == P.PAYMENT_STATUS_FAILED
 
 
-async def test_three_d_secure_then_complete(client: ApiClient) -> None:
-    pending = await client.call("CreatePayment", _create(card="4000002500003155"))
+async def test_three_d_secure_then_complete(client: ApiClient, cart: str) -> None:
+    pending = await client.call("CreatePayment", _create(cart, card="4000002500003155"))
     assert pending.status == P.PAYMENT_STATUS_REQUIRES_ACTION and pending.action.data["redirect_url"]
     done = await client.call(
         "CompletePaymentAction", P.CompletePaymentActionRequest(name=pending.name, idempotency_key=uuid.uuid4().hex)
@@ -142,14 +144,14 @@ async def test_three_d_secure_then_complete(client: ApiClient) -> None:
     assert done.status == P.PAYMENT_STATUS_SUCCEEDED and not done.HasField("action")
 
 
-async def test_missing_key_and_bad_input_are_clear(client: ApiClient) -> None:
-    request = _create()
+async def test_missing_key_and_bad_input_are_clear(client: ApiClient, cart: str) -> None:
+    request = _create(cart)
     request.idempotency_key = ""
     with pytest.raises(ApiError) as err:
         await client.call("CreatePayment", request)
     assert err.value.reason == "VALIDATION_FAILED" and err.value.field_violations == ["idempotency_key"]
     with pytest.raises(ApiError) as err:
-        await client.call("CreatePayment", _create(amount=10))
+        await client.call("CreatePayment", _create(cart, amount=10))
     assert err.value.reason == "INVALID_AMOUNT" and err.value.metadata["minAmount"] == "50"
     with pytest.raises(ApiError) as err:
         await client.call("GetPayment", P.GetPaymentRequest(name="payments/pay_01JA9ZQ3K8M0Q4XH7D2V5C6B8N"))
@@ -157,10 +159,11 @@ async def test_missing_key_and_bad_input_are_clear(client: ApiClient) -> None:
 
 
 async def test_storefront_keys_cannot_move_money_back(client: ApiClient, server: LiveServer) -> None:
-    key = await server.create_key(["payments:write"], kind="publishable")
+    key = await server.create_key(["payments:write", "carts:write"], kind="publishable")
+    cart, token = await server.create_cart(key)
     storefront = client.with_token(key)
     try:
-        paid = await storefront.call("CreatePayment", _create())
+        paid = await storefront.call("CreatePayment", _create(cart, cart_token=token))
         with pytest.raises(ApiError) as err:
             await storefront.call(
                 "RefundPayment", P.RefundPaymentRequest(name=paid.name, idempotency_key=uuid.uuid4().hex)
@@ -176,10 +179,10 @@ def _signed(event_id: str, ref: str, at: int) -> tuple[bytes, dict[str, str]]:
     return body, {"stripe-signature": sign_stripe_style("whsec_test", body, at), "content-type": "application/json"}
 
 
-async def test_inbound_webhook_endpoint_verifies_raw_bytes(server: LiveServer) -> None:
+async def test_inbound_webhook_endpoint_verifies_raw_bytes(server: LiveServer, cart: str) -> None:
     api = server.grpc_client(server.admin_key)
     try:
-        pending = await api.call("CreatePayment", _create(card="4000002500003155"))
+        pending = await api.call("CreatePayment", _create(cart, card="4000002500003155"))
     finally:
         await api.close()
     event_id = f"evt_{uuid.uuid4().hex}"
@@ -207,8 +210,8 @@ async def test_inbound_webhook_endpoint_verifies_raw_bytes(server: LiveServer) -
     assert paid.status == P.PAYMENT_STATUS_SUCCEEDED and paid.transactions[-1].kind == "webhook"
 
 
-async def test_rest_idempotency_key_header(server: LiveServer) -> None:
-    body = {"target": _cart(), "gateway": "test", "methodType": "card", "amount": "9999", "currencyCode": "USD",
+async def test_rest_idempotency_key_header(server: LiveServer, cart: str) -> None:
+    body = {"target": cart, "gateway": "test", "methodType": "card", "amount": "9999", "currencyCode": "USD",
             "methodData": {"token": "pm_card_visa"}}  # fmt: skip
     headers = {"Authorization": f"Bearer {server.admin_key}", "Idempotency-Key": uuid.uuid4().hex}
     async with httpx.AsyncClient(base_url=server.base_url) as http:

@@ -11,19 +11,22 @@ import pytest
 
 from rcommerce.gen.v1 import payments_pb2 as P
 from rcommerce.testing.client import ApiClient, ApiError
+from rcommerce.testing.server import LiveServer
 
 
-def _cart() -> str:
-    return f"carts/cart_01{uuid.uuid4().hex[:24].upper().translate(str.maketrans('ILOU', 'JKPV'))}"
+@pytest.fixture
+async def cart(server: LiveServer) -> str:
+    """A cart to pay: CreatePayment refuses a target that does not exist."""
+    return (await server.create_cart())[0]
 
 
 def _customer() -> str:
     return "customers/cus_01" + uuid.uuid4().hex[:24].upper().translate(str.maketrans("ILOU", "JKPV"))
 
 
-def _create(card: str = "4242424242424242", **kw: Any) -> P.CreatePaymentRequest:
+def _create(target: str, card: str = "4242424242424242", **kw: Any) -> P.CreatePaymentRequest:
     return P.CreatePaymentRequest(
-        target=_cart(), gateway="test", method_type="card", amount=kw.pop("amount", 9999), currency_code="USD",
+        target=target, gateway="test", method_type="card", amount=kw.pop("amount", 9999), currency_code="USD",
         method_data={"number": card}, idempotency_key=uuid.uuid4().hex, **kw,
     )  # fmt: skip
 
@@ -38,8 +41,8 @@ def _refused(err: pytest.ExceptionInfo[ApiError], client: ApiClient, reason: str
         assert err.value.http_status == http
 
 
-async def test_s5_refunds_with_the_exact_figures(client: ApiClient) -> None:
-    paid = await client.call("CreatePayment", _create())
+async def test_s5_refunds_with_the_exact_figures(client: ApiClient, cart: str) -> None:
+    paid = await client.call("CreatePayment", _create(cart))
     assert paid.transaction_id.startswith("ch_test_") and paid.receipt_url.endswith(paid.gateway_reference)
     part = await client.call("RefundPayment", _refund(paid.name, 3000, "requested_by_customer"))
     assert (part.status, part.amount_refunded) == (P.PAYMENT_STATUS_PARTIALLY_REFUNDED, 3000)
@@ -48,7 +51,7 @@ async def test_s5_refunds_with_the_exact_figures(client: ApiClient) -> None:
     with pytest.raises(ApiError) as err:
         await client.call("RefundPayment", _refund(paid.name, 1))
     _refused(err, client, "ALREADY_REFUNDED", 409)
-    fresh = await client.call("CreatePayment", _create())
+    fresh = await client.call("CreatePayment", _create(cart))
     with pytest.raises(ApiError) as err:
         await client.call("RefundPayment", _refund(fresh.name, 10000))
     _refused(err, client, "REFUND_AMOUNT_INVALID", 400)
@@ -58,7 +61,7 @@ async def test_s5_refunds_with_the_exact_figures(client: ApiClient) -> None:
     assert (last.kind, last.reason, last.note) == ("refund", "other", "oops")
 
 
-async def test_saving_a_card_that_needs_3ds_is_refused_and_nothing_is_saved(client: ApiClient) -> None:
+async def test_saving_a_card_that_needs_3ds_is_refused_and_nothing_is_saved(client: ApiClient, cart: str) -> None:
     parent = _customer()
     with pytest.raises(ApiError) as err:
         await client.call("SavePaymentMethod", P.SavePaymentMethodRequest(
@@ -77,7 +80,7 @@ async def test_saving_a_card_that_needs_3ds_is_refused_and_nothing_is_saved(clie
     assert list(listed.payment_methods) == []
     # The way that works: save it while paying, completing the 3-D Secure action.
     pending = await client.call(
-        "CreatePayment", _create("4000002500003155", save_method=True, customer_id=parent.split("/")[1])
+        "CreatePayment", _create(cart, "4000002500003155", save_method=True, customer_id=parent.split("/")[1])
     )
     assert pending.status == P.PAYMENT_STATUS_REQUIRES_ACTION
     paid = await client.call(

@@ -62,10 +62,15 @@ async def api(request: pytest.FixtureRequest, shop: LiveServer) -> AsyncIterator
     await client.close()
 
 
-def _payment(**kw: Any) -> P.CreatePaymentRequest:
-    cart = f"carts/cart_01{uuid.uuid4().hex[:24].upper().translate(str.maketrans('ILOU', 'JKPV'))}"
+@pytest.fixture
+async def cart(shop: LiveServer) -> str:
+    """A cart to pay: CreatePayment refuses a target that does not exist."""
+    return (await shop.create_cart())[0]
+
+
+def _payment(target: str, **kw: Any) -> P.CreatePaymentRequest:
     return P.CreatePaymentRequest(
-        target=cart, gateway="paypal", method_type="paypal", amount=kw.pop("amount", 9999), currency_code="USD",
+        target=target, gateway="paypal", method_type="paypal", amount=kw.pop("amount", 9999), currency_code="USD",
         return_url="https://shop.example/paypal/return", idempotency_key=uuid.uuid4().hex, **kw,
     )  # fmt: skip
 
@@ -97,8 +102,8 @@ async def test_paypal_is_offered_for_its_currencies(api: ApiClient) -> None:
     assert all(m.gateway != "paypal" for m in none.methods)
 
 
-async def test_approve_redirect_capture_and_refunds(api: ApiClient, paypal: FakePayPal) -> None:
-    pending = await api.call("CreatePayment", _payment())
+async def test_approve_redirect_capture_and_refunds(api: ApiClient, paypal: FakePayPal, cart: str) -> None:
+    pending = await api.call("CreatePayment", _payment(cart))
     assert pending.status == P.PAYMENT_STATUS_REQUIRES_ACTION and pending.action.type == "redirect"
     assert pending.action.data["redirect_url"].endswith(f"/checkoutnow?token={pending.gateway_reference}")
     assert pending.action.expire_time.ToDatetime(UTC) == START + timedelta(minutes=30)
@@ -113,8 +118,8 @@ async def test_approve_redirect_capture_and_refunds(api: ApiClient, paypal: Fake
     assert sorted(r["amount"]["value"] for r in paypal.refunds.values()) == ["30.00", "69.99"]
 
 
-async def test_buyer_declined_at_capture(api: ApiClient, paypal: FakePayPal) -> None:
-    pending = await api.call("CreatePayment", _payment())
+async def test_buyer_declined_at_capture(api: ApiClient, paypal: FakePayPal, cart: str) -> None:
+    pending = await api.call("CreatePayment", _payment(cart))
     paypal.approve(pending.gateway_reference, declined=True)
     with pytest.raises(ApiError) as err:
         await api.call(
@@ -123,8 +128,8 @@ async def test_buyer_declined_at_capture(api: ApiClient, paypal: FakePayPal) -> 
     assert err.value.reason == "PAYMENT_DECLINED" and err.value.metadata["declineCode"] == "instrument_declined"
 
 
-async def test_authorize_capture_part_and_refund(api: ApiClient, paypal: FakePayPal) -> None:
-    pending = await api.call("CreatePayment", _payment(capture_method="manual"))
+async def test_authorize_capture_part_and_refund(api: ApiClient, paypal: FakePayPal, cart: str) -> None:
+    pending = await api.call("CreatePayment", _payment(cart, capture_method="manual"))
     auth = await _approve_and_complete(api, paypal, pending)
     assert auth.status == P.PAYMENT_STATUS_AUTHORIZED
     captured = await api.call(
@@ -145,9 +150,9 @@ async def test_authorize_capture_part_and_refund(api: ApiClient, paypal: FakePay
 
 
 async def test_webhooks_valid_tampered_stale_duplicate(
-    api: ApiClient, shop: LiveServer, paypal: FakePayPal, clock: FrozenClock
+    api: ApiClient, shop: LiveServer, paypal: FakePayPal, clock: FrozenClock, cart: str
 ) -> None:
-    pending = await api.call("CreatePayment", _payment())
+    pending = await api.call("CreatePayment", _payment(cart))
     paid = await _approve_and_complete(api, paypal, pending)
     # A partial refund made in PayPal's dashboard: only the webhook tells rcommerce.
     capture_id = next(iter(paypal.captures))

@@ -64,13 +64,15 @@ async def api(request: pytest.FixtureRequest, shop: LiveServer) -> AsyncIterator
     await client.close()
 
 
-def _cart() -> str:
-    return f"carts/cart_01{uuid.uuid4().hex[:24].upper().translate(str.maketrans('ILOU', 'JKPV'))}"
+@pytest.fixture
+async def cart(shop: LiveServer) -> str:
+    """A cart to pay: CreatePayment refuses a target that does not exist."""
+    return (await shop.create_cart())[0]
 
 
-def _payment(data: dict[str, str], **kw: Any) -> P.CreatePaymentRequest:
+def _payment(target: str, data: dict[str, str], **kw: Any) -> P.CreatePaymentRequest:
     return P.CreatePaymentRequest(
-        target=kw.pop("target", _cart()), gateway="stripe", method_type=kw.pop("method_type", "card"), amount=kw.pop("amount", 9999),
+        target=target, gateway="stripe", method_type=kw.pop("method_type", "card"), amount=kw.pop("amount", 9999),
         currency_code="USD", method_data=data, idempotency_key=kw.pop("idempotency_key", uuid.uuid4().hex),
         customer_email="john@example.com", **kw,
     )  # fmt: skip
@@ -99,9 +101,9 @@ async def _process_webhooks(shop: LiveServer) -> list[str]:
 
 
 # -- S1 ---------------------------------------------------------------------------------------
-async def test_s1_card_success(api: ApiClient, stripe: FakeStripe) -> None:
+async def test_s1_card_success(api: ApiClient, stripe: FakeStripe, cart: str) -> None:
     stripe.spec_ids = True  # pm_1, pi_1, ch_1 and https://r/1 as in the spec
-    request = _payment(CARD, description="Order 1001")
+    request = _payment(cart, CARD, description="Order 1001")
     paid = await api.call("CreatePayment", request)
     [tokenize] = stripe.calls("POST", "/v1/payment_methods")
     assert tokenize.params["type"] == "card" and tokenize.params["card"]["number"] == "4242424242424242"
@@ -127,8 +129,12 @@ async def test_s1_card_success(api: ApiClient, stripe: FakeStripe) -> None:
 
 
 # -- S2 ---------------------------------------------------------------------------------------
-async def test_s2_three_d_secure_then_complete(api: ApiClient, stripe: FakeStripe, clock: FrozenClock) -> None:
-    request = _payment({"token": "pm_card_authenticationRequiredOnSetup"}, return_url="https://shop.example/return")
+async def test_s2_three_d_secure_then_complete(
+    api: ApiClient, stripe: FakeStripe, clock: FrozenClock, cart: str
+) -> None:
+    request = _payment(
+        cart, {"token": "pm_card_authenticationRequiredOnSetup"}, return_url="https://shop.example/return"
+    )
     pending = await api.call("CreatePayment", request)
     assert pending.status == P.PAYMENT_STATUS_REQUIRES_ACTION
     assert pending.action.type == "three_d_secure" and pending.action.data["type"] == "redirect_to_url"
@@ -147,9 +153,9 @@ async def test_s2_three_d_secure_then_complete(api: ApiClient, stripe: FakeStrip
 
 
 async def test_s2_action_not_completed_in_time_is_cancelled(
-    api: ApiClient, shop: LiveServer, stripe: FakeStripe, clock: FrozenClock
+    api: ApiClient, shop: LiveServer, stripe: FakeStripe, clock: FrozenClock, cart: str
 ) -> None:
-    pending = await api.call("CreatePayment", _payment({"token": "pm_card_threeDSecure2Required"}))
+    pending = await api.call("CreatePayment", _payment(cart, {"token": "pm_card_threeDSecure2Required"}))
     assert pending.status == P.PAYMENT_STATUS_REQUIRES_ACTION and pending.action.data["client_secret"]
     clock.advance(seconds=30 * 60 + 1)
     # The in-process scheduler may run the sweep first; either way it is expired once.
@@ -164,8 +170,8 @@ async def test_s2_action_not_completed_in_time_is_cancelled(
     assert err.value.reason == "PAYMENT_ACTION_EXPIRED"
 
 
-async def test_failed_challenge_fails_the_payment(api: ApiClient, stripe: FakeStripe) -> None:
-    pending = await api.call("CreatePayment", _payment({"token": "pm_card_threeDSecure2Required"}))
+async def test_failed_challenge_fails_the_payment(api: ApiClient, stripe: FakeStripe, cart: str) -> None:
+    pending = await api.call("CreatePayment", _payment(cart, {"token": "pm_card_threeDSecure2Required"}))
     stripe.authenticate(pending.gateway_reference, ok=False)
     with pytest.raises(ApiError) as err:
         await api.call(
@@ -176,8 +182,8 @@ async def test_failed_challenge_fails_the_payment(api: ApiClient, stripe: FakeSt
 
 
 # -- S3 ---------------------------------------------------------------------------------------
-async def test_s3_decline_then_idempotent_replay(api: ApiClient, stripe: FakeStripe) -> None:
-    request = _payment({"token": "pm_card_chargeDeclined"})
+async def test_s3_decline_then_idempotent_replay(api: ApiClient, stripe: FakeStripe, cart: str) -> None:
+    request = _payment(cart, {"token": "pm_card_chargeDeclined"})
     with pytest.raises(ApiError) as err:
         await api.call("CreatePayment", request)
     assert _refused(err, "CARD_DECLINED", 402)
@@ -193,8 +199,8 @@ async def test_s3_decline_then_idempotent_replay(api: ApiClient, stripe: FakeStr
     assert _refused(reused, "IDEMPOTENCY_KEY_REUSED", 409)
 
 
-async def test_s3_successful_replay_returns_the_same_payment(api: ApiClient, stripe: FakeStripe) -> None:
-    request = _payment({"token": "pm_card_visa"})
+async def test_s3_successful_replay_returns_the_same_payment(api: ApiClient, stripe: FakeStripe, cart: str) -> None:
+    request = _payment(cart, {"token": "pm_card_visa"})
     first = await api.call("CreatePayment", request)
     hits = len(stripe.requests)
     assert await api.call("CreatePayment", request) == first
@@ -209,9 +215,9 @@ async def test_s3_successful_replay_returns_the_same_payment(api: ApiClient, str
         ("pm_card_chargeDeclinedIncorrectCvc", "INCORRECT_CVC", "incorrect_cvc"),
     ],
 )
-async def test_decline_codes_reach_the_api(api: ApiClient, token: str, reason: str, code: str) -> None:
+async def test_decline_codes_reach_the_api(api: ApiClient, token: str, reason: str, code: str, cart: str) -> None:
     with pytest.raises(ApiError) as err:
-        await api.call("CreatePayment", _payment({"token": token}))
+        await api.call("CreatePayment", _payment(cart, {"token": token}))
     assert (err.value.reason, err.value.metadata["declineCode"]) == (reason, code)
 
 
@@ -222,9 +228,9 @@ async def _post(shop: LiveServer, body: bytes, headers: dict[str, str]) -> httpx
 
 
 async def test_s4_webhooks_valid_tampered_stale_duplicate(
-    api: ApiClient, shop: LiveServer, stripe: FakeStripe, clock: FrozenClock
+    api: ApiClient, shop: LiveServer, stripe: FakeStripe, clock: FrozenClock, cart: str
 ) -> None:
-    auth = await api.call("CreatePayment", _payment({"token": "pm_card_visa"}, capture_method="manual"))
+    auth = await api.call("CreatePayment", _payment(cart, {"token": "pm_card_visa"}, capture_method="manual"))
     assert auth.status == P.PAYMENT_STATUS_AUTHORIZED
     # The merchant captures in the Stripe Dashboard; only the webhook tells rcommerce.
     stripe.dashboard_capture(auth.gateway_reference)
@@ -253,8 +259,10 @@ async def test_s4_webhooks_valid_tampered_stale_duplicate(
     assert len(rows) == 1 and len(moved) == 1, "the duplicate delivery changed nothing"
 
 
-async def test_s4_dashboard_refund_and_unknown_events(api: ApiClient, shop: LiveServer, stripe: FakeStripe) -> None:
-    paid = await api.call("CreatePayment", _payment({"token": "pm_card_visa"}))
+async def test_s4_dashboard_refund_and_unknown_events(
+    api: ApiClient, shop: LiveServer, stripe: FakeStripe, cart: str
+) -> None:
+    paid = await api.call("CreatePayment", _payment(cart, {"token": "pm_card_visa"}))
     stripe.dashboard_refund(paid.gateway_reference, 2500)
     stripe.dashboard_refund(paid.gateway_reference, 500)
     unknown = {"id": "evt_unknown", "object": "event", "type": "balance.available", "created": stripe.clock(),
@@ -270,8 +278,8 @@ async def test_s4_dashboard_refund_and_unknown_events(api: ApiClient, shop: Live
 
 
 # -- S5 ---------------------------------------------------------------------------------------
-async def test_s5_partial_and_full_refunds(api: ApiClient, stripe: FakeStripe) -> None:
-    paid = await api.call("CreatePayment", _payment({"token": "pm_card_visa"}))
+async def test_s5_partial_and_full_refunds(api: ApiClient, stripe: FakeStripe, cart: str) -> None:
+    paid = await api.call("CreatePayment", _payment(cart, {"token": "pm_card_visa"}))
     name, pi = paid.name, paid.gateway_reference
     part = await api.call("RefundPayment", P.RefundPaymentRequest(name=name, amount=3000, reason="requested_by_customer",
                                                                   idempotency_key=_key()))  # fmt: skip
@@ -292,7 +300,7 @@ async def test_s5_partial_and_full_refunds(api: ApiClient, stripe: FakeStripe) -
     with pytest.raises(ApiError) as err:
         await api.call("RefundPayment", P.RefundPaymentRequest(name=name, amount=1, idempotency_key=_key()))
     assert _refused(err, "ALREADY_REFUNDED", 409)
-    fresh = await api.call("CreatePayment", _payment({"token": "pm_card_visa"}))
+    fresh = await api.call("CreatePayment", _payment(cart, {"token": "pm_card_visa"}))
     hits = len(stripe.requests)
     with pytest.raises(ApiError) as err:
         await api.call("RefundPayment", P.RefundPaymentRequest(name=fresh.name, amount=10000, idempotency_key=_key()))
@@ -314,8 +322,8 @@ async def test_s5_partial_and_full_refunds(api: ApiClient, stripe: FakeStripe) -
     assert sum(r["amount"] for r in stripe.refunds.values()) == 9999 + 100
 
 
-async def test_partial_capture_then_refund(api: ApiClient, stripe: FakeStripe) -> None:
-    auth = await api.call("CreatePayment", _payment({"token": "pm_card_visa"}, capture_method="manual"))
+async def test_partial_capture_then_refund(api: ApiClient, stripe: FakeStripe, cart: str) -> None:
+    auth = await api.call("CreatePayment", _payment(cart, {"token": "pm_card_visa"}, capture_method="manual"))
     captured = await api.call(
         "CapturePayment", P.CapturePaymentRequest(name=auth.name, amount=6000, idempotency_key=_key())
     )
@@ -327,15 +335,15 @@ async def test_partial_capture_then_refund(api: ApiClient, stripe: FakeStripe) -
     assert err.value.reason == "REFUND_AMOUNT_INVALID"
 
 
-async def test_void_an_authorization(api: ApiClient, stripe: FakeStripe) -> None:
-    auth = await api.call("CreatePayment", _payment({"token": "pm_card_visa"}, capture_method="manual"))
+async def test_void_an_authorization(api: ApiClient, stripe: FakeStripe, cart: str) -> None:
+    auth = await api.call("CreatePayment", _payment(cart, {"token": "pm_card_visa"}, capture_method="manual"))
     voided = await api.call("VoidPayment", P.VoidPaymentRequest(name=auth.name, idempotency_key=_key()))
     assert voided.status == P.PAYMENT_STATUS_CANCELLED
     assert stripe.intents[auth.gateway_reference]["status"] == "canceled"
 
 
 # -- saved methods and off-session charges ----------------------------------------------------------
-async def test_saved_card_and_off_session_renewal(api: ApiClient, stripe: FakeStripe) -> None:
+async def test_saved_card_and_off_session_renewal(api: ApiClient, stripe: FakeStripe, cart: str) -> None:
     parent = _customer()
     customer_id = parent.split("/")[1]
     saved = await api.call("SavePaymentMethod", P.SavePaymentMethodRequest(
@@ -355,7 +363,7 @@ async def test_saved_card_and_off_session_renewal(api: ApiClient, stripe: FakeSt
         "ListSavedPaymentMethods", P.ListSavedPaymentMethodsRequest(parent=parent, gateway="stripe")
     )
     assert [m.name for m in listed.payment_methods] == [saved.name]
-    renewal = await api.call("CreatePayment", _payment({}, method_type="", saved_method_token=token, off_session=True,
+    renewal = await api.call("CreatePayment", _payment(cart, {}, method_type="", saved_method_token=token, off_session=True,
                                                        customer_id=customer_id))  # fmt: skip
     assert renewal.status == P.PAYMENT_STATUS_SUCCEEDED
     sent = stripe.calls("POST", "/v1/payment_intents")[-1].params
@@ -368,9 +376,9 @@ def _customer() -> str:
     return "customers/cus_01" + uuid.uuid4().hex[:24].upper().translate(str.maketrans("ILOU", "JKPV"))
 
 
-async def _save_while_paying(api: ApiClient, stripe: FakeStripe, parent: str, token: str) -> str:
+async def _save_while_paying(api: ApiClient, stripe: FakeStripe, cart: str, parent: str, token: str) -> str:
     """Pay on session with save_method (3-D Secure passed in the browser); the saved token."""
-    request = _payment({"token": token}, save_method=True, customer_id=parent.split("/")[1],
+    request = _payment(cart, {"token": token}, save_method=True, customer_id=parent.split("/")[1],
                        return_url="https://shop.example/return")  # fmt: skip
     pending = await api.call("CreatePayment", request)
     assert pending.status == P.PAYMENT_STATUS_REQUIRES_ACTION
@@ -383,19 +391,21 @@ async def _save_while_paying(api: ApiClient, stripe: FakeStripe, parent: str, to
     return str(paid.method.token)
 
 
-async def test_card_set_up_on_session_renews_off_session(api: ApiClient, stripe: FakeStripe) -> None:
+async def test_card_set_up_on_session_renews_off_session(api: ApiClient, stripe: FakeStripe, cart: str) -> None:
     parent = _customer()
-    token = await _save_while_paying(api, stripe, parent, "pm_card_authenticationRequiredOnSetup")
-    renewal = await api.call("CreatePayment", _payment({}, method_type="", saved_method_token=token, off_session=True,
+    token = await _save_while_paying(api, stripe, cart, parent, "pm_card_authenticationRequiredOnSetup")
+    renewal = await api.call("CreatePayment", _payment(cart, {}, method_type="", saved_method_token=token, off_session=True,
                                                        customer_id=parent.split("/")[1]))  # fmt: skip
     assert renewal.status == P.PAYMENT_STATUS_SUCCEEDED
 
 
-async def test_off_session_charge_that_needs_the_customer_is_declined(api: ApiClient, stripe: FakeStripe) -> None:
+async def test_off_session_charge_that_needs_the_customer_is_declined(
+    api: ApiClient, stripe: FakeStripe, cart: str
+) -> None:
     parent = _customer()
-    token = await _save_while_paying(api, stripe, parent, "pm_card_authenticationRequired")
+    token = await _save_while_paying(api, stripe, cart, parent, "pm_card_authenticationRequired")
     with pytest.raises(ApiError) as err:
-        await api.call("CreatePayment", _payment({}, method_type="", saved_method_token=token,
+        await api.call("CreatePayment", _payment(cart, {}, method_type="", saved_method_token=token,
                                                  off_session=True, customer_id=parent.split("/")[1]))  # fmt: skip
     assert err.value.reason == "PAYMENT_DECLINED" and err.value.metadata["declineCode"] == "authentication_required"
 
@@ -414,7 +424,9 @@ async def test_cards_that_need_authentication_to_be_saved_are_refused(api: ApiCl
     assert _refused(err, "CARD_DECLINED", 402) and err.value.metadata["declineCode"] == "card_declined"
 
 
-async def test_the_stripe_customer_is_stored_not_searched(api: ApiClient, shop: LiveServer, stripe: FakeStripe) -> None:
+async def test_the_stripe_customer_is_stored_not_searched(
+    api: ApiClient, shop: LiveServer, stripe: FakeStripe, cart: str
+) -> None:
     parent = _customer()
     customer_id = parent.split("/")[1]
 
@@ -436,7 +448,7 @@ async def test_the_stripe_customer_is_stored_not_searched(api: ApiClient, shop: 
     assert sorted(m.name for m in listed.payment_methods) == sorted([first.name, second.name])
     token = first.name.rsplit("/", 1)[1]
     owner_reads = len(stripe.calls("GET", f"/v1/payment_methods/{token}"))
-    renewal = await api.call("CreatePayment", _payment({}, method_type="", saved_method_token=token, off_session=True,
+    renewal = await api.call("CreatePayment", _payment(cart, {}, method_type="", saved_method_token=token, off_session=True,
                                                        customer_id=customer_id))  # fmt: skip
     assert renewal.status == P.PAYMENT_STATUS_SUCCEEDED
     assert stripe.calls("POST", "/v1/payment_intents")[-1].params["customer"] == customer["id"]

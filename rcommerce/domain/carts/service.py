@@ -23,12 +23,10 @@ from rcommerce.cache.base import Cache
 from rcommerce.clock import Clock
 from rcommerce.db.database import Database
 from rcommerce.domain.carts import convert
-from rcommerce.domain.carts.access import check_access, hash_token, new_token
+from rcommerce.domain.carts.access import check_access, check_open, check_unexpired, hash_token, new_token
 from rcommerce.domain.carts.errors import (
     CART_CHANGED,
-    CART_CONVERTED,
     CART_CURRENCY_MISMATCH,
-    CART_EXPIRED,
     CART_NOT_FOUND,
     CART_OWNED_BY_ANOTHER_CUSTOMER,
     CART_TOKEN_INVALID,
@@ -100,24 +98,6 @@ def _check_quantity(quantity: int, *, allow_zero: bool = False) -> None:
         )
 
 
-def _check_open(cart: CartRow, now: datetime) -> None:
-    """Converted carts refuse changes (409); expired carts refuse everything (410)."""
-    if cart.status == _CONVERTED:
-        raise CartError(
-            CART_CONVERTED, f"Cart carts/{cart.id} was converted and refuses changes.",
-            cart=f"carts/{cart.id}", convertedTo=cart.converted_to or "",
-        )  # fmt: skip
-    _check_unexpired(cart, now)
-
-
-def _check_unexpired(cart: CartRow, now: datetime) -> None:
-    if cart.status == _ACTIVE and now >= cart.expires_at:
-        raise CartError(
-            CART_EXPIRED, f"Cart carts/{cart.id} expired at {cart.expires_at.isoformat()}; start a new cart.",
-            cart=f"carts/{cart.id}", expireTime=cart.expires_at.isoformat(),
-        )  # fmt: skip
-
-
 class CartService:
     """Carts over the other contexts' services (contracts: regions, price lists, customers,
     inventory, promotions, tax, shipping)."""
@@ -152,7 +132,7 @@ class CartService:
         cart_id = parse_name(name, "carts", "cart")
         async with self._db.read() as s:
             cart = await self._load(s, cart_id, principal, token)
-            _check_unexpired(cart, self._clock.now())
+            check_unexpired(cart, self._clock.now())
             return (await self._price_row(s, cart)).cart
 
     async def price(self, session: AsyncSession, cart_id: str) -> PricedCart:
@@ -369,7 +349,7 @@ class CartService:
         self, s: AsyncSession, cart_id: str, principal: Principal, token: str, *, lock: bool = False
     ) -> ShipmentRequest:
         row = await self._load(s, cart_id, principal, token, lock=lock)
-        _check_open(row, self._clock.now())
+        check_open(row, self._clock.now())
         where = convert.destination(row.shipping_address)
         if where is None:
             raise CartError(
@@ -433,7 +413,7 @@ class CartService:
                     cart=f"carts/{guest.id}",
                 )
             return guest
-        _check_open(guest, now)
+        check_open(guest, now)
         target = await self._customer_cart(s, customer_id, None, now, lock=True)
         if target is None:
             # Ex7 leaves it open; the guest cart simply becomes the customer's cart.
@@ -494,7 +474,7 @@ class CartService:
         async with self._db.transaction() as s:
             row = await self._load(s, cart_id, principal, token, lock=True)
             now = self._clock.now()
-            _check_open(row, now)
+            check_open(row, now)
             await change(s, row)
             self._touch(row, now)
             await s.flush()

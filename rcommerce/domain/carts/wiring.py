@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rcommerce.auth.principal import Principal
 from rcommerce.cache.base import Cache
 from rcommerce.cache.reference import ReferenceCache
 from rcommerce.clock import Clock
 from rcommerce.config import Settings
 from rcommerce.db.database import Database
+from rcommerce.domain.carts.access import check_payable
 from rcommerce.domain.carts.service import CartService
 from rcommerce.domain.customers.directory import CustomerDirectory
 from rcommerce.domain.inventory.stock import Stock
+from rcommerce.domain.payments.service import PaymentService
 from rcommerce.domain.price_lists.resolver import PriceResolver
 from rcommerce.domain.pricing.assembly import PricingEngine
 from rcommerce.domain.promotions.evaluator import PromotionEvaluator
@@ -19,7 +24,7 @@ from rcommerce.domain.tax.calculator import TaxCalculator
 from rcommerce.domain.tax.vat_checker import VatIdChecker
 from rcommerce.plugins.manager import ProviderRegistry
 
-__all__ = ["build_cart_service", "build_pricing_engine"]
+__all__ = ["build_cart_service", "build_pricing_engine", "guard_cart_payments"]
 
 
 def build_pricing_engine(
@@ -64,3 +69,13 @@ def build_cart_service(
         cache=cache,
         catalog_ttl_s=settings.cache.catalog_ttl_s,
     )
+
+
+def guard_cart_payments(payments: PaymentService, clock: Clock) -> None:
+    """Who may pay a cart (``CreatePayment`` with a "carts/..." target): whoever may change
+    it, while it takes changes (:func:`~rcommerce.domain.carts.access.check_payable`)."""
+
+    async def guard(session: AsyncSession, target: str, principal: Principal, token: str) -> None:
+        await check_payable(session, target.removeprefix("carts/"), principal, token, clock.now())
+
+    payments.guard_targets("carts", guard)

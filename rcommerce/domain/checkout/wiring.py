@@ -11,11 +11,11 @@ from rcommerce.clock import Clock
 from rcommerce.config import Settings
 from rcommerce.db.database import Database
 from rcommerce.domain.carts.service import CartService
-from rcommerce.domain.carts.wiring import build_pricing_engine
+from rcommerce.domain.carts.wiring import build_pricing_engine, guard_cart_payments
 from rcommerce.domain.checkout.reconciler import CheckoutReconciler
 from rcommerce.domain.checkout.service import CheckoutService
 from rcommerce.domain.inventory.stock import Stock
-from rcommerce.domain.orders.wiring import build_order_placement, observe_order_payments
+from rcommerce.domain.orders.wiring import build_order_placement, connect_order_payments
 from rcommerce.domain.payments.service import PaymentService
 from rcommerce.gen.v1 import checkout_pb2_grpc
 from rcommerce.jobs.queue import JobQueue
@@ -45,7 +45,8 @@ def build_checkout(
     """The service, and the reconciler's every-minute job registered on ``queue``."""
     inventory = settings.inventory
     placement = build_order_placement(clock, settings, providers)
-    observe_order_payments(payments, placement.repository)  # the capture marks the order paid
+    connect_order_payments(payments, placement.repository)  # the capture marks the order paid
+    guard_cart_payments(payments, clock)  # CreatePayment for a cart: whoever may change it
     service = CheckoutService(
         db, clock, carts=carts, payments=payments, placement=placement,
         pricing=build_pricing_engine(clock, settings, providers, reference),

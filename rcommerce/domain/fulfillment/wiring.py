@@ -26,7 +26,7 @@ from rcommerce.domain.fulfillment.stock_moves import StockMoves
 from rcommerce.domain.inventory.ledger import Ledger
 from rcommerce.domain.inventory.stock import Stock
 from rcommerce.domain.orders.repository import OrderRepository
-from rcommerce.domain.orders.wiring import observe_order_payments
+from rcommerce.domain.orders.wiring import connect_order_payments
 from rcommerce.domain.payments.service import PaymentService
 from rcommerce.gen.v1 import fulfillment_pb2_grpc as G
 from rcommerce.plugins.manager import ProviderRegistry
@@ -60,7 +60,7 @@ def build_fulfillment_services(
     )
     moves = StockMoves(stock, Ledger(clock, low_stock_threshold=inv.low_stock_threshold))
     orders = OrderRepository(clock)
-    observe_order_payments(payments, orders)
+    connect_order_payments(payments, orders)
     order_payments = OrderPayments(db, clock, payments, orders, moves)
     return FulfillmentServices(
         order_payments,

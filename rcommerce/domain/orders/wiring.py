@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from rcommerce.api.servicers.orders import OrderServicer
+from rcommerce.auth.principal import Principal
 from rcommerce.cache.reference import ReferenceCache
 from rcommerce.clock import Clock
 from rcommerce.config import OrdersSettings, Settings
@@ -16,6 +19,7 @@ from rcommerce.domain.customers.directory import CustomerDirectory
 from rcommerce.domain.fulfillment.stock_moves import StockMoves
 from rcommerce.domain.inventory.ledger import Ledger
 from rcommerce.domain.inventory.stock import Stock
+from rcommerce.domain.orders.access import check_payable
 from rcommerce.domain.orders.drafts import DraftOrderService
 from rcommerce.domain.orders.fraud import FraudSettings
 from rcommerce.domain.orders.placement import OrderPlacement
@@ -28,7 +32,7 @@ from rcommerce.gen.v1 import orders_pb2_grpc
 from rcommerce.pagination import PageTokens
 from rcommerce.plugins.manager import ProviderRegistry
 
-__all__ = ["OrderServices", "build_order_placement", "build_orders", "fraud_settings", "observe_order_payments"]
+__all__ = ["OrderServices", "build_order_placement", "build_orders", "connect_order_payments", "fraud_settings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +60,16 @@ def fraud_settings(orders: OrdersSettings) -> FraudSettings:
     )
 
 
-def observe_order_payments(payments: PaymentService, repository: OrderRepository) -> None:
-    """Derive an order's statuses in every transaction that moves one of its payments."""
+def connect_order_payments(payments: PaymentService, repository: OrderRepository) -> None:
+    """The orders context's part in payments of orders: who may pay an order
+    (:func:`~rcommerce.domain.orders.access.check_payable`, before a payment is created),
+    and the order's statuses derived again in every transaction that moves one of its
+    payments."""
+
+    async def guard(session: AsyncSession, target: str, principal: Principal, token: str) -> None:
+        await check_payable(session, target.removeprefix("orders/"), principal)
+
+    payments.guard_targets("orders", guard)
     payments.observe_targets("orders", repository.on_payment_changed)
 
 
@@ -83,7 +95,7 @@ def build_orders(
 ) -> OrderServices:  # fmt: skip
     placement = build_order_placement(clock, settings, providers)
     if payments is not None:
-        observe_order_payments(payments, placement.repository)
+        connect_order_payments(payments, placement.repository)
     ledger = Ledger(clock, low_stock_threshold=settings.inventory.low_stock_threshold)
     moves = StockMoves(placement.stock, ledger)
     service = OrderService(db, clock, tokens, placement.repository, placement.stock, payments, moves)

@@ -29,6 +29,13 @@ owner of its target derives what it shows from its payments in that same transac
 the orders context registers with :meth:`PaymentService.observe_targets` and an order's
 payment status follows every capture, refund, void and dispute of its payments.
 
+Who may pay a target is its owner's rule too: the carts and orders contexts register a
+guard per collection with :meth:`PaymentService.guard_targets`, which ``CreatePayment``
+runs in the claim's transaction (after a replay, before anything is written) with the
+caller's principal. A collection without a guard refuses every caller (fail closed).
+In-process callers that checked the target themselves (checkout) claim without a
+principal, and no guard runs.
+
 When the gateway fails (raises, times out) step 3 instead writes an ``error`` ledger
 entry, unlocks, releases the key and answers PAYMENT_GATEWAY_ERROR: the payment is as it
 was, and a retry with the same key calls the gateway again with the same key.
@@ -134,7 +141,7 @@ from rcommerce.plugins.providers import (
 
 __all__ = [
     "EXPIRE_KIND", "WEBHOOK_KIND", "CreateClaim", "OperationClaim", "PaymentService", "PaymentSettingsView",
-    "TargetObserver",
+    "TargetGuard", "TargetObserver",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -148,6 +155,12 @@ M = TypeVar("M", bound=Message)
 #: order's payment status) changes atomically with the payment. Not called when nothing
 #: about the payment changed (a replayed answer, a refused operation, a gateway failure).
 TargetObserver = Callable[[AsyncSession, str], Awaitable[None]]
+#: Awaited by ``CreatePayment`` in its claim's transaction, before anything is written,
+#: with the target ("carts/cart_..."), the caller and the target's secret the caller sent
+#: (a guest cart's ``cart_token``, "" when none). Returns when the caller may pay the
+#: target; raises the owner's reason when it may not (CART_NOT_FOUND, CART_TOKEN_REQUIRED,
+#: ORDER_NOT_FOUND ...). Reads only: the claim writes after it.
+TargetGuard = Callable[[AsyncSession, str, Principal, str], Awaitable[None]]
 #: A payment as a mapped object (off the hot path) or as a Core record (claim and apply).
 AnyPayment = PaymentRow | PaymentRecord
 
@@ -266,11 +279,28 @@ class PaymentService:
         self.settings = settings or PaymentSettingsView()
         self.queue = queue
         self._observers: dict[str, TargetObserver] = {}
+        self._guards: dict[str, TargetGuard] = {}
 
     def observe_targets(self, collection: str, observer: TargetObserver) -> None:
         """Await ``observer`` whenever a payment whose target is in ``collection``
         ("orders") changes; one observer per collection (the latest registered)."""
         self._observers[collection] = observer
+
+    def guard_targets(self, collection: str, guard: TargetGuard) -> None:
+        """Await ``guard`` before a caller's payment for a target in ``collection``
+        ("carts", "orders") is created; one guard per collection (the latest registered).
+        Payments for a collection without a guard are refused."""
+        self._guards[collection] = guard
+
+    async def _check_target(self, s: AsyncSession, target: str, principal: Principal, token: str) -> None:
+        collection = target.partition("/")[0]
+        guard = self._guards.get(collection)
+        if guard is None:  # a wiring mistake: refuse (INTERNAL, logged) rather than pay anything
+            raise RuntimeError(
+                f"No payment target guard is registered for {collection!r}: register one with "
+                "PaymentService.guard_targets where the service is built (see the carts and orders wiring)."
+            )
+        await guard(s, target, principal, token)
 
     async def _target_changed(self, s: AsyncSession, target: str) -> None:
         observer = self._observers.get(target.partition("/")[0])
@@ -494,7 +524,9 @@ class PaymentService:
 
     async def create_payment(self, request: P.CreatePaymentRequest, principal: Principal | None = None) -> P.Payment:
         """Create a payment session and initiate it at the gateway (see the module doc):
-        :meth:`claim_create` in a transaction of its own, then :meth:`initiate_claimed`."""
+        :meth:`claim_create` in a transaction of its own, then :meth:`initiate_claimed`.
+        ``principal``: the caller, whom the target's guard checks (the RPC always passes
+        one); ``None`` only for in-process callers that checked the target themselves."""
         idempotency.check_key(request.idempotency_key)  # before any transaction opens
         async with self.db.transaction() as s:
             claimed = await self.claim_create(s, request, principal)
@@ -510,7 +542,11 @@ class PaymentService:
         its ``payment.created`` event. Returns the stored answer of a finished request with
         the key (nothing is to reach the gateway), or the claim that
         :meth:`initiate_claimed` takes once ``s`` committed. A refusal raises, and the caller
-        must roll ``s`` back: the claim and the payment are written in it."""
+        must roll ``s`` back: the claim and the payment are written in it.
+
+        With a ``principal`` the target's guard (:meth:`guard_targets`) decides whether the
+        caller may pay the target; without one (checkout, which locked and checked the cart
+        in ``s`` already) no guard runs and no statement is added."""
         key = idempotency.check_key(request.idempotency_key)
         operation = "CreatePayment"
         digest = idempotency.request_hash(operation, request)
@@ -524,6 +560,8 @@ class PaymentService:
             return held  # the stored answer of the finished request with this key
         # Validated after the key: a replay answers as the first request did.
         customer_id = self._validate_create(request, principal)
+        if principal is not None:
+            await self._check_target(s, request.target, principal, request.cart_token)
         gateway = self.gateway(request.gateway)
         method_type = request.method_type or "card"
         capture = request.capture_method != "manual"

@@ -185,7 +185,7 @@ class ListAvailablePaymentMethodsResponse(_message.Message):
     def __init__(self, methods: _Optional[_Iterable[_Union[AvailablePaymentMethod, _Mapping]]] = ...) -> None: ...
 
 class CreatePaymentRequest(_message.Message):
-    __slots__ = ("target", "gateway", "method_type", "amount", "currency_code", "capture_method", "method_data", "saved_method_token", "off_session", "save_method", "customer_id", "customer_email", "return_url", "description", "idempotency_key")
+    __slots__ = ("target", "gateway", "method_type", "amount", "currency_code", "capture_method", "method_data", "saved_method_token", "off_session", "save_method", "customer_id", "customer_email", "return_url", "description", "idempotency_key", "cart_token")
     class MethodDataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -208,6 +208,7 @@ class CreatePaymentRequest(_message.Message):
     RETURN_URL_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    CART_TOKEN_FIELD_NUMBER: _ClassVar[int]
     target: str
     gateway: str
     method_type: str
@@ -223,7 +224,8 @@ class CreatePaymentRequest(_message.Message):
     return_url: str
     description: str
     idempotency_key: str
-    def __init__(self, target: _Optional[str] = ..., gateway: _Optional[str] = ..., method_type: _Optional[str] = ..., amount: _Optional[int] = ..., currency_code: _Optional[str] = ..., capture_method: _Optional[str] = ..., method_data: _Optional[_Mapping[str, str]] = ..., saved_method_token: _Optional[str] = ..., off_session: _Optional[bool] = ..., save_method: _Optional[bool] = ..., customer_id: _Optional[str] = ..., customer_email: _Optional[str] = ..., return_url: _Optional[str] = ..., description: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    cart_token: str
+    def __init__(self, target: _Optional[str] = ..., gateway: _Optional[str] = ..., method_type: _Optional[str] = ..., amount: _Optional[int] = ..., currency_code: _Optional[str] = ..., capture_method: _Optional[str] = ..., method_data: _Optional[_Mapping[str, str]] = ..., saved_method_token: _Optional[str] = ..., off_session: _Optional[bool] = ..., save_method: _Optional[bool] = ..., customer_id: _Optional[str] = ..., customer_email: _Optional[str] = ..., return_url: _Optional[str] = ..., description: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., cart_token: _Optional[str] = ...) -> None: ...
 
 class GetPaymentRequest(_message.Message):
     __slots__ = ("name",)

@@ -243,6 +243,7 @@ class App:
             self.db, self.clock, self.plugins.emit_event, tokens,
             allow_private_targets=s.webhooks.allow_private_targets, webhook_timeout_s=s.webhooks.timeout_s,
             disable_after_failures=s.webhooks.disable_after_failures, event_consumers=[notify],
+            run_schedules=s.server.run_schedules,
         )
         n = s.notifications
         templates = Templates(

@@ -43,6 +43,11 @@ class ServerSettings(_Section):
     emit_unpopulated: bool = True
     #: Run the outbox dispatcher and jobs inside `rcommerce serve`.
     run_workers_in_process: bool = True
+    #: Let this process's job workers (in process, or `rcommerce worker`) enqueue the
+    #: recurring jobs: the checkout reconciler and the payment, reservation and quote
+    #: sweeps. Safe in every process (each slot is enqueued once); turn it off where
+    #: another process should be the only one to schedule them.
+    run_schedules: bool = True
     #: Reverse proxies (CIDRs) whose X-Forwarded-For is believed: the client address is
     #: the right-most entry not in this list. Empty: X-Forwarded-For is ignored.
     trusted_proxies: list[str] = []

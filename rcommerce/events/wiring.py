@@ -109,6 +109,7 @@ def build_event_services(
     poll_interval_s: float = 0.5,
     resolver: Resolver = system_resolver,
     event_consumers: Sequence[InTransactionConsumer] = (),
+    run_schedules: bool = True,
 ) -> EventServices:
     """Wire the job queue, worker, dispatcher, webhook sender and admin services.
 
@@ -117,6 +118,7 @@ def build_event_services(
     :param allow_private_targets: ``[webhooks] allow_private_targets``.
     :param event_consumers: called with each event inside the dispatcher's transaction
         for it (``NotificationService.on_event``).
+    :param run_schedules: ``[server] run_schedules``: the worker enqueues recurring jobs.
     """
     queue = JobQueue(clock)
     sender = WebhookSender(allow_private_targets=allow_private_targets, timeout_s=webhook_timeout_s, resolver=resolver)
@@ -128,7 +130,7 @@ def build_event_services(
     dispatcher.register_jobs()
     return EventServices(
         queue=queue,
-        worker=Worker(db, queue, clock),
+        worker=Worker(db, queue, clock, run_schedules=run_schedules),
         dispatcher=dispatcher,
         sender=sender,
         deliverer=deliverer,

@@ -48,9 +48,13 @@ class Worker:
     """
 
     def __init__(
-        self, db: Database, queue: JobQueue, clock: Clock, *, worker_id: str = "", batch_size: int = 10
-    ) -> None:
+        self, db: Database, queue: JobQueue, clock: Clock, *, worker_id: str = "", batch_size: int = 10,
+        run_schedules: bool = True,
+    ) -> None:  # fmt: skip
         self.db, self.queue, self.clock = db, queue, clock
+        #: Enqueue the recurring jobs' slots (``[server] run_schedules``); off, this
+        #: worker runs only what others enqueued.
+        self.run_schedules = run_schedules
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{new_id('wrk', clock.now())[-6:]}"
         self.batch_size = batch_size
         self.depth = QueueDepth(db)
@@ -116,7 +120,8 @@ class Worker:
 
     async def run_once(self) -> int:
         """Enqueue due schedules, claim one batch, run it. Returns how many jobs ran."""
-        await self.enqueue_schedules()
+        if self.run_schedules:
+            await self.enqueue_schedules()
         jobs = await self.claim()
         # The batch runs concurrently: each job is its own units of work, and a slow
         # receiver must neither hold up the rest nor let their leases run out unstarted.

@@ -71,7 +71,10 @@ async def live_server(database_url: str, clock: Clock | None = None, **sections:
     yield it, then drain and stop it."""
     overrides: dict[str, Any] = {
         "database": {"url": database_url},
-        "server": {"host": "127.0.0.1", "grpc_port": 0, "http_port": 0, "shutdown_grace_s": 1},
+        # No recurring jobs: the suite's backend tests share the database on their own
+        # frozen clocks, and the every-minute reconciler and sweeps must not act on their
+        # rows (tests that need a sweep call its RPC or run it themselves).
+        "server": {"host": "127.0.0.1", "grpc_port": 0, "http_port": 0, "shutdown_grace_s": 1, "run_schedules": False},
         "logging": {"access_log": False},
         "plugins": {"autoload": False},
         # The suite makes thousands of calls from one address and one key: limits stay on

@@ -214,3 +214,21 @@ async def test_cron_schedule_enqueues_each_slot_once(db: Database) -> None:
     clock.advance(minutes=1)
     assert await second.run_once() == 1
     assert ran == ["tick", "tick"]
+
+
+async def test_a_worker_without_schedules_runs_only_what_others_enqueued(db: Database) -> None:
+    clock, kind = _clock(), _kind()
+    ran: list[str] = []
+
+    async def handler(job: Job) -> None:
+        ran.append(job.payload["what"])
+
+    queue = JobQueue(clock)
+    queue.register(kind, handler)
+    queue.schedule(f"sched-{kind}", "*/5 * * * *", kind, {"what": "tick"})
+    quiet = Worker(db, queue, clock, worker_id="quiet", run_schedules=False)
+    assert await quiet.run_once() == 0  # the slot is due, but this worker does not schedule
+    assert ran == []
+    await Worker(db, queue, clock, worker_id="scheduler").enqueue_schedules()
+    assert await quiet.run_once() == 1  # it runs the slot another worker enqueued
+    assert ran == ["tick"]

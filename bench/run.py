@@ -152,7 +152,13 @@ def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 20.0) -> int 
 
 def run_cli(args: Sequence[str], env: dict[str, str], cwd: Path) -> str:
     result = subprocess.run(
-        [*rcommerce_command(), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300, check=False,
+        [*rcommerce_command(), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
         stdin=subprocess.DEVNULL,
     )
     if result.returncode != 0:
@@ -164,13 +170,23 @@ def start_server(env: dict[str, str], cwd: Path, workers: int, timeout: float = 
     grpc_port, http_port = free_port(), free_port()
     log_path = cwd / "server.log"
     command = [
-        *rcommerce_command(), "serve", "--host", "127.0.0.1",
-        "--grpc-port", str(grpc_port), "--http-port", str(http_port), "--workers", str(workers),
+        *rcommerce_command(),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--grpc-port",
+        str(grpc_port),
+        "--http-port",
+        str(http_port),
+        "--workers",
+        str(workers),
     ]
     ready_url = f"http://127.0.0.1:{http_port}/readyz"
     with log_path.open("wb") as log:
         started = time.perf_counter()
-        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
     server = Server(proc, f"127.0.0.1:{grpc_port}", "127.0.0.1", http_port, log_path, 0.0)
     deadline = started + timeout
     while time.perf_counter() < deadline:
@@ -223,8 +239,9 @@ def bench_product(run_id: str, index: int, variants: int) -> catalog_pb2.Product
     return product
 
 
-async def seed(target: str, metadata: tuple[tuple[str, str], ...], run_id: str, products: int, variants: int,
-               concurrency: int = 16) -> tuple[list[str], float]:
+async def seed(
+    target: str, metadata: tuple[tuple[str, str], ...], run_id: str, products: int, variants: int, concurrency: int = 16
+) -> tuple[list[str], float]:
     """Create ``products`` products; returns their names in creation order and the seconds it took."""
     names: list[str | None] = [None] * products
     counter = iter(range(products))
@@ -243,7 +260,9 @@ async def seed(target: str, metadata: tuple[tuple[str, str], ...], run_id: str, 
                     except grpc.aio.AioRpcError as exc:
                         retryable = exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED)
                         if not retryable or attempt == 4:
-                            raise SystemExit(f"CreateProduct #{index} failed: {exc.code().name}: {exc.details()}") from exc
+                            raise SystemExit(
+                                f"CreateProduct #{index} failed: {exc.code().name}: {exc.details()}"
+                            ) from exc
                         await asyncio.sleep(0.1 * (attempt + 1))
                 names[index] = created.name
 
@@ -294,8 +313,9 @@ class Result:
 Call = Callable[[], Awaitable[None]]
 
 
-async def drive(make_call: Callable[[int], Call], concurrency: int, warmup_s: float, duration_s: float,
-                result: Result) -> None:
+async def drive(
+    make_call: Callable[[int], Call], concurrency: int, warmup_s: float, duration_s: float, result: Result
+) -> None:
     """Run ``concurrency`` closed-loop clients; record calls that start after the warm-up
     and end before the deadline."""
     loop = asyncio.get_running_loop()
@@ -444,7 +464,9 @@ async def run_grpc(target: Target, workload: str, concurrency: int, warmup_s: fl
 async def run_rest(target: Target, workload: str, concurrency: int, warmup_s: float, duration_s: float) -> Result:
     result = Result(workload, "REST", concurrency, duration_s)
     headers = {key: value for key, value in target.metadata}
-    connections = [HttpConnection(target.server.http_host, target.server.http_port, headers) for _ in range(concurrency)]
+    connections = [
+        HttpConnection(target.server.http_host, target.server.http_port, headers) for _ in range(concurrency)
+    ]
     hot = [f"/v1/{name}" for name in target.product_names[:HOT_PRODUCTS]]
     lists = [
         "/v1/products?pageSize=20" + (f"&pageToken={urllib.parse.quote(token, safe='')}" if token else "")
@@ -480,8 +502,9 @@ async def run_rest(target: Target, workload: str, concurrency: int, warmup_s: fl
     return result
 
 
-def run_scenario(target: Target, workload: str, transport: str, concurrency: int, warmup_s: float,
-                 duration_s: float) -> Result:
+def run_scenario(
+    target: Target, workload: str, transport: str, concurrency: int, warmup_s: float, duration_s: float
+) -> Result:
     if transport == "gRPC":
         return asyncio.run(run_grpc(target, workload, concurrency, warmup_s, duration_s))
     # The raw-socket client runs on uvloop when it is installed (it is, with uvicorn[standard]).
@@ -530,19 +553,28 @@ class Report:
         top = max(CONCURRENCIES)
         for transport in TRANSPORTS:
             ratio = self.ratio(transport, top)
-            rows.append((
-                f"cached GetProduct ≥ {TARGET_GET_OVER_PING:.0%} of Ping, {transport}, concurrency {top}",
-                f"{ratio:.0%}" if ratio is not None else "n/a",
-                ratio is not None and ratio >= TARGET_GET_OVER_PING,
-            ))
+            rows.append(
+                (
+                    f"cached GetProduct ≥ {TARGET_GET_OVER_PING:.0%} of Ping, {transport}, concurrency {top}",
+                    f"{ratio:.0%}" if ratio is not None else "n/a",
+                    ratio is not None and ratio >= TARGET_GET_OVER_PING,
+                )
+            )
         lists = self.find("ListProducts", "REST", top)
         list_rps = lists.rps if lists else 0.0
-        rows.append((
-            f"ListProducts REST ≥ {TARGET_LIST_REST_RPS:,.0f} req/s ({self.workers} worker{'s' if self.workers > 1 else ''})",
-            f"{list_rps:,.0f} req/s", list_rps >= TARGET_LIST_REST_RPS,
-        ))
-        rows.append((f"RSS at rest < {TARGET_RSS_MB:.0f} MB", f"{self.rss_rest_mb:.1f} MB", self.rss_rest_mb < TARGET_RSS_MB))
-        rows.append((f"start-up < {TARGET_STARTUP_S:.0f} s", f"{self.startup_s:.2f} s", self.startup_s < TARGET_STARTUP_S))
+        rows.append(
+            (
+                f"ListProducts REST ≥ {TARGET_LIST_REST_RPS:,.0f} req/s ({self.workers} worker{'s' if self.workers > 1 else ''})",
+                f"{list_rps:,.0f} req/s",
+                list_rps >= TARGET_LIST_REST_RPS,
+            )
+        )
+        rows.append(
+            (f"RSS at rest < {TARGET_RSS_MB:.0f} MB", f"{self.rss_rest_mb:.1f} MB", self.rss_rest_mb < TARGET_RSS_MB)
+        )
+        rows.append(
+            (f"start-up < {TARGET_STARTUP_S:.0f} s", f"{self.startup_s:.2f} s", self.startup_s < TARGET_STARTUP_S)
+        )
         return rows
 
     def markdown(self) -> str:
@@ -563,8 +595,11 @@ class Report:
                 f"| {r.workload} | {r.transport} | {r.concurrency} | {r.rps:,.0f} | "
                 f"{r.percentile(0.5) * 1000:.2f} | {r.percentile(0.99) * 1000:.2f} | {r.errors} |"
             )
-        lines += ["", "| GetProduct / Ping | " + " | ".join(f"concurrency {c}" for c in CONCURRENCIES) + " |",
-                  "|---|" + "---:|" * len(CONCURRENCIES)]
+        lines += [
+            "",
+            "| GetProduct / Ping | " + " | ".join(f"concurrency {c}" for c in CONCURRENCIES) + " |",
+            "|---|" + "---:|" * len(CONCURRENCIES),
+        ]
         for transport in TRANSPORTS:
             cells = []
             for c in CONCURRENCIES:

@@ -215,7 +215,13 @@ class App:
             self.db, self.clock, s, self.providers, cache=self.cache, reference=self.reference
         )
         self.customers = build_customer_services(
-            self.db, self.cache, self.clock, s, secret, tokens, on_password_reset=[mail_reset_link],
+            self.db,
+            self.cache,
+            self.clock,
+            s,
+            secret,
+            tokens,
+            on_password_reset=[mail_reset_link],
             on_sign_in=[self.carts.merge_on_sign_in],
         )
         self.promotions = PromotionService(self.db, self.clock, tokens, CustomerDirectory(self.clock))
@@ -240,9 +246,14 @@ class App:
             return await self.notifications.on_event(session, event)
 
         self.events = build_event_services(
-            self.db, self.clock, self.plugins.emit_event, tokens,
-            allow_private_targets=s.webhooks.allow_private_targets, webhook_timeout_s=s.webhooks.timeout_s,
-            disable_after_failures=s.webhooks.disable_after_failures, event_consumers=[notify],
+            self.db,
+            self.clock,
+            self.plugins.emit_event,
+            tokens,
+            allow_private_targets=s.webhooks.allow_private_targets,
+            webhook_timeout_s=s.webhooks.timeout_s,
+            disable_after_failures=s.webhooks.disable_after_failures,
+            event_consumers=[notify],
             run_schedules=s.server.run_schedules,
         )
         n = s.notifications
@@ -251,8 +262,14 @@ class App:
             globals={"company_name": n.company_name, "support_email": n.support_email},
         )
         self.notifications = NotificationService(
-            self.db, self.clock, self.events.queue, templates, channels=self.providers.notification_channels,
-            preferences=self.customers.preference_hook, links=Links(n.shop_url), reference=self.reference,
+            self.db,
+            self.clock,
+            self.events.queue,
+            templates,
+            channels=self.providers.notification_channels,
+            preferences=self.customers.preference_hook,
+            links=Links(n.shop_url),
+            reference=self.reference,
         )
         self.notifications.register_jobs()
         self.inventory = InventoryService(
@@ -274,30 +291,71 @@ class App:
         self.methods = method_table()
         limits = None
         if s.rate_limits.enabled:  # state in [cache] url: Redis shared, else per process
-            limits = CallLimits(create_rate_limiter(s.cache.url, retry_s=s.cache.redis_retry_s, clock=self.clock), s.rate_limits)
+            limits = CallLimits(
+                create_rate_limiter(s.cache.url, retry_s=s.cache.redis_retry_s, clock=self.clock), s.rate_limits
+            )
         self.pipeline = Pipeline(
-            [_ApiKeyVerifier(keys), self.customers.verifier], self.clock, access_log=s.logging.access_log,
-            limits=limits, trusted_proxies=parse_networks(s.server.trusted_proxies),
+            [_ApiKeyVerifier(keys), self.customers.verifier],
+            self.clock,
+            access_log=s.logging.access_log,
+            limits=limits,
+            trusted_proxies=parse_networks(s.server.trusted_proxies),
         )
 
     def _servicers(self) -> list[tuple[str, Any, Callable[[Any, grpc.aio.Server], None]]]:
         """(service full name, servicer, generated registration function) per service."""
         svc = self.services
         return [
-            ("rcommerce.v1.ApiKeyService", ApiKeyServicer(svc.api_keys, svc.page_tokens), admin_pb2_grpc.add_ApiKeyServiceServicer_to_server),
+            (
+                "rcommerce.v1.ApiKeyService",
+                ApiKeyServicer(svc.api_keys, svc.page_tokens),
+                admin_pb2_grpc.add_ApiKeyServiceServicer_to_server,
+            ),
             ("rcommerce.v1.MetaService", MetaServicer(), admin_pb2_grpc.add_MetaServiceServicer_to_server),
-            ("rcommerce.v1.CatalogService", CatalogServicer(svc.catalog), catalog_pb2_grpc.add_CatalogServiceServicer_to_server),
-            ("rcommerce.v1.PromotionService", PromotionServicer(self.promotions), promotions_pb2_grpc.add_PromotionServiceServicer_to_server),
+            (
+                "rcommerce.v1.CatalogService",
+                CatalogServicer(svc.catalog),
+                catalog_pb2_grpc.add_CatalogServiceServicer_to_server,
+            ),
+            (
+                "rcommerce.v1.PromotionService",
+                PromotionServicer(self.promotions),
+                promotions_pb2_grpc.add_PromotionServiceServicer_to_server,
+            ),
             ("rcommerce.v1.CartService", CartServicer(self.carts), carts_pb2_grpc.add_CartServiceServicer_to_server),
-            ("rcommerce.v1.RegionService", RegionServicer(self.regions), regions_pb2_grpc.add_RegionServiceServicer_to_server),
+            (
+                "rcommerce.v1.RegionService",
+                RegionServicer(self.regions),
+                regions_pb2_grpc.add_RegionServiceServicer_to_server,
+            ),
             ("rcommerce.v1.TaxService", TaxServicer(self.tax.service), tax_pb2_grpc.add_TaxServiceServicer_to_server),
-            ("rcommerce.v1.PriceListService", PriceListServicer(self.price_lists), regions_pb2_grpc.add_PriceListServiceServicer_to_server),
-            ("rcommerce.v1.ShippingService", ShippingServicer(self.shipping), shipping_pb2_grpc.add_ShippingServiceServicer_to_server),
+            (
+                "rcommerce.v1.PriceListService",
+                PriceListServicer(self.price_lists),
+                regions_pb2_grpc.add_PriceListServiceServicer_to_server,
+            ),
+            (
+                "rcommerce.v1.ShippingService",
+                ShippingServicer(self.shipping),
+                shipping_pb2_grpc.add_ShippingServiceServicer_to_server,
+            ),
             *self.customers.servicers(),
             *self.events.servicers(),
-            ("rcommerce.v1.EventService", EventServicer(EventStream(self.db, signal=self.event_signal)), events_pb2_grpc.add_EventServiceServicer_to_server),
-            ("rcommerce.v1.NotificationService", NotificationServicer(self.notifications, svc.page_tokens), notifications_pb2_grpc.add_NotificationServiceServicer_to_server),
-            ("rcommerce.v1.InventoryService", InventoryServicer(self.inventory), inventory_pb2_grpc.add_InventoryServiceServicer_to_server),
+            (
+                "rcommerce.v1.EventService",
+                EventServicer(EventStream(self.db, signal=self.event_signal)),
+                events_pb2_grpc.add_EventServiceServicer_to_server,
+            ),
+            (
+                "rcommerce.v1.NotificationService",
+                NotificationServicer(self.notifications, svc.page_tokens),
+                notifications_pb2_grpc.add_NotificationServiceServicer_to_server,
+            ),
+            (
+                "rcommerce.v1.InventoryService",
+                InventoryServicer(self.inventory),
+                inventory_pb2_grpc.add_InventoryServiceServicer_to_server,
+            ),
             payment_servicer(self.payments),
             *self.fulfillment.servicers(),
             self.checkout.servicer(),
@@ -311,26 +369,48 @@ class App:
         servicers = self._servicers()
         by_service = {name: servicer for name, servicer, _ in servicers}
         handlers: dict[str, Handler] = {
-            full_name: getattr(by_service[m.service], m.name) for full_name, m in self.methods.items() if m.service in by_service
+            full_name: getattr(by_service[m.service], m.name)
+            for full_name, m in self.methods.items()
+            if m.service in by_service
         }
         self._grpc, self._health = await build_grpc_server(
-            self.pipeline, self.methods, [functools.partial(_register, add, sv) for _, sv, add in servicers],
+            self.pipeline,
+            self.methods,
+            [functools.partial(_register, add, sv) for _, sv, add in servicers],
             max_message_bytes=s.max_request_bytes,
         )
-        self.grpc_port = self._grpc.add_insecure_port(f"{s.host}:{s.grpc_port if grpc_socket_port is None else grpc_socket_port}")
+        self.grpc_port = self._grpc.add_insecure_port(
+            f"{s.host}:{s.grpc_port if grpc_socket_port is None else grpc_socket_port}"
+        )
         if self.grpc_port == 0:
             raise OSError(f"cannot listen for gRPC on {s.host}:{s.grpc_port}")
         self.bridge = RestBridge(
-            self.pipeline, self.methods, handlers, max_body_bytes=s.max_request_bytes,
-            emit_unpopulated=s.emit_unpopulated, cors_origins=self.settings.security.cors_origins,
-            extra_endpoints={"/healthz": self._healthz, "/readyz": self._readyz, "/metrics": self._metrics, "/openapi.json": self._openapi},
+            self.pipeline,
+            self.methods,
+            handlers,
+            max_body_bytes=s.max_request_bytes,
+            emit_unpopulated=s.emit_unpopulated,
+            cors_origins=self.settings.security.cors_origins,
+            extra_endpoints={
+                "/healthz": self._healthz,
+                "/readyz": self._readyz,
+                "/metrics": self._metrics,
+                "/openapi.json": self._openapi,
+            },
             raw_posts=payment_raw_posts(self.payments),
         )
         sock = http_sock or bind_socket(s.host, s.http_port)
         self.http_port = sock.getsockname()[1]
         config = uvicorn.Config(
-            self.bridge, lifespan="off", access_log=False, log_config=None, http="httptools",
-            loop="none", timeout_graceful_shutdown=int(s.shutdown_grace_s) or None, server_header=False, proxy_headers=False,
+            self.bridge,
+            lifespan="off",
+            access_log=False,
+            log_config=None,
+            http="httptools",
+            loop="none",
+            timeout_graceful_shutdown=int(s.shutdown_grace_s) or None,
+            server_header=False,
+            proxy_headers=False,
         )
         self._http = _QuietServer(config)
         await self._grpc.start()
@@ -405,5 +485,5 @@ class App:
 
 
 def _loop_name() -> str:
-    """"uvloop" or "asyncio": which event loop this process runs on (``[server] event_loop``)."""
+    """ "uvloop" or "asyncio": which event loop this process runs on (``[server] event_loop``)."""
     return "uvloop" if type(asyncio.get_running_loop()).__module__.startswith("uvloop") else "asyncio"

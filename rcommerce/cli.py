@@ -26,7 +26,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from rcommerce.serve import serve
 
     settings = _settings(
-        args, server__host=args.host, server__grpc_port=args.grpc_port, server__http_port=args.http_port, server__workers=args.workers
+        args,
+        server__host=args.host,
+        server__grpc_port=args.grpc_port,
+        server__http_port=args.http_port,
+        server__workers=args.workers,
     )
     return serve(settings)
 
@@ -88,7 +92,10 @@ def cmd_apikey_create(args: argparse.Namespace) -> int:
         scopes = [s.strip() for s in (args.scopes or "").split(",") if s.strip()]
         created = await app.services.api_keys.create(args.name, args.kind, scopes, expires)
         print(created.key)
-        print(f"# {created.api_key.name} ({args.kind}) scopes={','.join(created.api_key.scopes)}; shown once, store it now", file=sys.stderr)
+        print(
+            f"# {created.api_key.name} ({args.kind}) scopes={','.join(created.api_key.scopes)}; shown once, store it now",
+            file=sys.stderr,
+        )
         return 0
 
     return asyncio.run(_with_app(args, work))
@@ -151,7 +158,9 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rcommerce", description="Headless commerce platform: gRPC core, REST bridge, plugin host.")
+    parser = argparse.ArgumentParser(
+        prog="rcommerce", description="Headless commerce platform: gRPC core, REST bridge, plugin host."
+    )
     parser.add_argument("--version", action="version", version=f"rcommerce {__version__}")
     parser.add_argument("-c", "--config", help="settings file (default: $RCOMMERCE_CONFIG or ./rcommerce.toml)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -187,7 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_apikey_revoke)
 
     plugins = sub.add_parser("plugins", help="inspect plugins").add_subparsers(dest="plugins_command", required=True)
-    plugins.add_parser("list", help="name, version, hooks and providers of every plugin").set_defaults(func=cmd_plugins_list)
+    plugins.add_parser("list", help="name, version, hooks and providers of every plugin").set_defaults(
+        func=cmd_plugins_list
+    )
 
     config = sub.add_parser("config", help="inspect settings").add_subparsers(dest="config_command", required=True)
     config.add_parser("show", help="effective settings, secrets redacted").set_defaults(func=cmd_config_show)

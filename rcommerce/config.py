@@ -466,8 +466,6 @@ def load_settings(
     try:
         return Settings(**data, source_file=str(file) if file.is_file() else None)
     except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
-        ]
+        problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)]
         where = f" in {file}" if file.is_file() else ""
         raise ConfigError(f"invalid settings{where}:\n  " + "\n  ".join(problems)) from None

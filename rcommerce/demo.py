@@ -40,7 +40,10 @@ def demo_products(count: int, variants: int) -> list[catalog_pb2.Product]:
             title=title,
             description=f"<p>{adjective} {noun.lower()} from the rcommerce demo store.</p>",
             status=catalog_pb2.PRODUCT_STATUS_ACTIVE,
-            options=[catalog_pb2.ProductOption(name="Size", values=sizes), catalog_pb2.ProductOption(name="Color", values=colors)],
+            options=[
+                catalog_pb2.ProductOption(name="Size", values=sizes),
+                catalog_pb2.ProductOption(name="Color", values=colors),
+            ],
             tags=[noun.lower(), adjective.lower()],
             vendor="rcommerce demo",
             images=[catalog_pb2.ProductImage(url=f"https://images.example.com/demo/{i}.jpg", alt_text=title)],
@@ -50,7 +53,10 @@ def demo_products(count: int, variants: int) -> list[catalog_pb2.Product]:
                 catalog_pb2.Variant(
                     sku=f"DEMO-{i:04d}-{j:02d}",
                     option_values={"Size": size, "Color": color},
-                    prices=[common_pb2.Money(currency_code="USD", amount=base + j * 100), common_pb2.Money(currency_code="EUR", amount=base + j * 90)],
+                    prices=[
+                        common_pb2.Money(currency_code="USD", amount=base + j * 100),
+                        common_pb2.Money(currency_code="EUR", amount=base + j * 90),
+                    ],
                     manage_inventory=True,
                     inventory_quantity=25,
                     weight_grams=250,

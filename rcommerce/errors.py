@@ -122,7 +122,9 @@ class RequestError(DomainError):
 def invalid(field_path: str, description: str, reason_: Reason | None = None, **metadata: object) -> DomainError:
     """A validation error for one field (INVALID_ARGUMENT with a BadRequest violation)."""
     error = RequestError(
-        reason_ or VALIDATION_FAILED, f"Invalid {field_path}: {description}", violations=[FieldViolation(field_path, description)]
+        reason_ or VALIDATION_FAILED,
+        f"Invalid {field_path}: {description}",
+        violations=[FieldViolation(field_path, description)],
     )
     error.metadata = {"field": field_path, **{k: str(v) for k, v in metadata.items()}}
     return error
@@ -142,29 +144,67 @@ def raise_violations(violations: Mapping[str, str] | Iterable[FieldViolation], r
 _C = grpc.StatusCode
 
 # -- request shape --------------------------------------------------------------------
-VALIDATION_FAILED = reason("VALIDATION_FAILED", _C.INVALID_ARGUMENT, "One or more request fields are invalid; see the field violations.")
-MALFORMED_REQUEST = reason("MALFORMED_REQUEST", _C.INVALID_ARGUMENT, "The body or a parameter could not be parsed (bad JSON, wrong type, unknown enum value, out-of-range number).")
-BODY_NOT_ALLOWED = reason("BODY_NOT_ALLOWED", _C.INVALID_ARGUMENT, "The HTTP method of this route takes no request body.")
-UNSUPPORTED_MEDIA_TYPE = reason("UNSUPPORTED_MEDIA_TYPE", _C.INVALID_ARGUMENT, "The request body is not application/json.", http=415)
-REQUEST_TOO_LARGE = reason("REQUEST_TOO_LARGE", _C.RESOURCE_EXHAUSTED, "The request body exceeds server.max_request_bytes.", http=413)
-INVALID_RESOURCE_NAME = reason("INVALID_RESOURCE_NAME", _C.INVALID_ARGUMENT, "A resource name is malformed or names a resource of another kind.")
+VALIDATION_FAILED = reason(
+    "VALIDATION_FAILED", _C.INVALID_ARGUMENT, "One or more request fields are invalid; see the field violations."
+)
+MALFORMED_REQUEST = reason(
+    "MALFORMED_REQUEST",
+    _C.INVALID_ARGUMENT,
+    "The body or a parameter could not be parsed (bad JSON, wrong type, unknown enum value, out-of-range number).",
+)
+BODY_NOT_ALLOWED = reason(
+    "BODY_NOT_ALLOWED", _C.INVALID_ARGUMENT, "The HTTP method of this route takes no request body."
+)
+UNSUPPORTED_MEDIA_TYPE = reason(
+    "UNSUPPORTED_MEDIA_TYPE", _C.INVALID_ARGUMENT, "The request body is not application/json.", http=415
+)
+REQUEST_TOO_LARGE = reason(
+    "REQUEST_TOO_LARGE", _C.RESOURCE_EXHAUSTED, "The request body exceeds server.max_request_bytes.", http=413
+)
+INVALID_RESOURCE_NAME = reason(
+    "INVALID_RESOURCE_NAME", _C.INVALID_ARGUMENT, "A resource name is malformed or names a resource of another kind."
+)
 INVALID_PAGE_SIZE = reason("INVALID_PAGE_SIZE", _C.INVALID_ARGUMENT, "page_size is negative.")
-INVALID_PAGE_TOKEN = reason("INVALID_PAGE_TOKEN", _C.INVALID_ARGUMENT, "page_token was not issued for this request, was tampered with, or the filters changed.")
+INVALID_PAGE_TOKEN = reason(
+    "INVALID_PAGE_TOKEN",
+    _C.INVALID_ARGUMENT,
+    "page_token was not issued for this request, was tampered with, or the filters changed.",
+)
 INVALID_ORDER_BY = reason("INVALID_ORDER_BY", _C.INVALID_ARGUMENT, "order_by names an unknown field or direction.")
-INVALID_FIELD_MASK = reason("INVALID_FIELD_MASK", _C.INVALID_ARGUMENT, "update_mask names a field that cannot be updated.")
+INVALID_FIELD_MASK = reason(
+    "INVALID_FIELD_MASK", _C.INVALID_ARGUMENT, "update_mask names a field that cannot be updated."
+)
 ROUTE_NOT_FOUND = reason("ROUTE_NOT_FOUND", _C.NOT_FOUND, "No REST route matches the path.")
-METHOD_NOT_ALLOWED = reason("METHOD_NOT_ALLOWED", _C.UNIMPLEMENTED, "The path exists but not for this HTTP method.", http=405)
-RATE_LIMITED = reason("RATE_LIMITED", _C.RESOURCE_EXHAUSTED, "Too many requests; retry after the delay given (Retry-After, RetryInfo).")
-ETAG_MISMATCH = reason("ETAG_MISMATCH", _C.ABORTED, "The resource changed since it was read; re-read it and retry with the new etag.")
+METHOD_NOT_ALLOWED = reason(
+    "METHOD_NOT_ALLOWED", _C.UNIMPLEMENTED, "The path exists but not for this HTTP method.", http=405
+)
+RATE_LIMITED = reason(
+    "RATE_LIMITED", _C.RESOURCE_EXHAUSTED, "Too many requests; retry after the delay given (Retry-After, RetryInfo)."
+)
+ETAG_MISMATCH = reason(
+    "ETAG_MISMATCH", _C.ABORTED, "The resource changed since it was read; re-read it and retry with the new etag."
+)
 
 # -- authentication and authorisation ------------------------------------------------
-MISSING_CREDENTIALS = reason("MISSING_CREDENTIALS", _C.UNAUTHENTICATED, "The call needs an API key or access token in the Authorization header.")
+MISSING_CREDENTIALS = reason(
+    "MISSING_CREDENTIALS", _C.UNAUTHENTICATED, "The call needs an API key or access token in the Authorization header."
+)
 INVALID_API_KEY = reason("INVALID_API_KEY", _C.UNAUTHENTICATED, "The API key is unknown or malformed.")
 API_KEY_REVOKED = reason("API_KEY_REVOKED", _C.UNAUTHENTICATED, "The API key was revoked.")
 API_KEY_EXPIRED = reason("API_KEY_EXPIRED", _C.UNAUTHENTICATED, "The API key has expired.")
-INSUFFICIENT_PERMISSIONS = reason("INSUFFICIENT_PERMISSIONS", _C.PERMISSION_DENIED, "The credentials lack the scope this call requires, or this kind of credential may not call it.")
+INSUFFICIENT_PERMISSIONS = reason(
+    "INSUFFICIENT_PERMISSIONS",
+    _C.PERMISSION_DENIED,
+    "The credentials lack the scope this call requires, or this kind of credential may not call it.",
+)
 
 # -- server ---------------------------------------------------------------------------
-INTERNAL_ERROR = reason("INTERNAL_ERROR", _C.INTERNAL, "An unexpected server error; it is logged with the request id. Safe to retry.")
-SERVICE_UNAVAILABLE = reason("SERVICE_UNAVAILABLE", _C.UNAVAILABLE, "A backing service (the database) is unreachable. Retry with backoff.")
-SHUTTING_DOWN = reason("SHUTTING_DOWN", _C.UNAVAILABLE, "The server is draining for shutdown. Retry on another instance.")
+INTERNAL_ERROR = reason(
+    "INTERNAL_ERROR", _C.INTERNAL, "An unexpected server error; it is logged with the request id. Safe to retry."
+)
+SERVICE_UNAVAILABLE = reason(
+    "SERVICE_UNAVAILABLE", _C.UNAVAILABLE, "A backing service (the database) is unreachable. Retry with backoff."
+)
+SHUTTING_DOWN = reason(
+    "SHUTTING_DOWN", _C.UNAVAILABLE, "The server is draining for shutdown. Retry on another instance."
+)

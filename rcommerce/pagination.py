@@ -17,7 +17,12 @@ MAX_PAGE_SIZE = 100
 def page_size(value: int, field: str = "page_size") -> int:
     """0 means the default (20); larger than 100 is clamped; negative is an error."""
     if value < 0:
-        raise RequestError(INVALID_PAGE_SIZE, f"{field} must not be negative.", violations=[FieldViolation(field, "must be >= 0")], field=field)
+        raise RequestError(
+            INVALID_PAGE_SIZE,
+            f"{field} must not be negative.",
+            violations=[FieldViolation(field, "must be >= 0")],
+            field=field,
+        )
     return DEFAULT_PAGE_SIZE if value == 0 else min(value, MAX_PAGE_SIZE)
 
 
@@ -58,5 +63,9 @@ class PageTokens:
         except (ValueError, UnicodeDecodeError):
             valid, offset, digest = False, 0, ""
         if not valid or offset < 0 or digest != hashlib.sha256(fingerprint.encode()).hexdigest()[:16]:
-            raise RequestError(INVALID_PAGE_TOKEN, "page_token is invalid or was issued for different filters; start again without it.", field="page_token")
+            raise RequestError(
+                INVALID_PAGE_TOKEN,
+                "page_token is invalid or was issued for different filters; start again without it.",
+                field="page_token",
+            )
         return offset

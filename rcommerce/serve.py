@@ -101,7 +101,8 @@ def serve(settings: Settings) -> int:
             "%d workers with the in-process memory cache: a catalog write invalidates the cache of the "
             "process that made it only; others may serve stale reads for up to cache.catalog_ttl_s (%ss). "
             "Set cache.url to a Redis URL to share invalidation across processes.",
-            workers, settings.cache.catalog_ttl_s,
+            workers,
+            settings.cache.catalog_ttl_s,
         )
     # Migrate once, before the workers race to do it.
     asyncio.run(_prepare_schema(settings))

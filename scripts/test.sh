@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install rcommerce and its first-party plugins into .venv, then run every check CI runs:
-# generated-code freshness, ruff, mypy and pytest. Extra arguments go to pytest, e.g.
+# generated-code freshness, ruff (lint and format), mypy and pytest. Extra arguments go to pytest, e.g.
 #   scripts/test.sh -k catalog -x
 # The database matrix comes from RCOMMERCE_TEST_DATABASES (default sqlite) and the Redis
 # tests from RCOMMERCE_TEST_REDIS_URL; see tests/conftest.py.
@@ -45,6 +45,7 @@ done
 
 step "codegen --check" "$py" -m rcommerce.codegen --check || true
 step "ruff" "$py" -m ruff check "${lint_paths[@]}" || true
+step "ruff format --check" "$py" -m ruff format --check "${lint_paths[@]}" || true
 step "mypy" "$py" -m mypy || true
 
 # pytest exit 5 means no tests were collected: a failure here, never a pass.

@@ -59,8 +59,14 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 await context.send_initial_metadata((("x-request-id", request_id),))
                 try:
                     response, call = await pipeline.unary(
-                        method, request, inner, transport="grpc", headers=headers, peer=_peer_ip(context),
-                        time_remaining_s=context.time_remaining(), request_id=request_id,
+                        method,
+                        request,
+                        inner,
+                        transport="grpc",
+                        headers=headers,
+                        peer=_peer_ip(context),
+                        time_remaining_s=context.time_remaining(),
+                        request_id=request_id,
                     )
                 except ApiError as error:
                     await _abort(context, error, request_id)
@@ -70,7 +76,9 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 return response
 
             return grpc.unary_unary_rpc_method_handler(
-                unary, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
+                unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             inner_stream = handler.unary_stream
@@ -81,15 +89,23 @@ class PipelineInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 await context.send_initial_metadata((("x-request-id", request_id),))
                 try:
                     async for item in pipeline.stream(
-                        method, request, inner_stream, transport="grpc", headers=headers, peer=_peer_ip(context),
-                        time_remaining_s=context.time_remaining(), request_id=request_id,
+                        method,
+                        request,
+                        inner_stream,
+                        transport="grpc",
+                        headers=headers,
+                        peer=_peer_ip(context),
+                        time_remaining_s=context.time_remaining(),
+                        request_id=request_id,
                     ):
                         yield item
                 except ApiError as error:
                     await _abort(context, error, request_id)
 
             return grpc.unary_stream_rpc_method_handler(
-                stream, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
+                stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
             )
         return handler
 

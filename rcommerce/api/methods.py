@@ -33,7 +33,10 @@ from rcommerce.gen.v1 import annotations_pb2 as rc_annotations
 
 #: Generated modules whose services the server exposes. Contexts add theirs here.
 SERVICE_FILES: tuple[FileDescriptor, ...] = (
-    admin_pb2.DESCRIPTOR, catalog_pb2.DESCRIPTOR, events_pb2.DESCRIPTOR, webhooks_pb2.DESCRIPTOR,
+    admin_pb2.DESCRIPTOR,
+    catalog_pb2.DESCRIPTOR,
+    events_pb2.DESCRIPTOR,
+    webhooks_pb2.DESCRIPTOR,
     notifications_pb2.DESCRIPTOR,
     promotions_pb2.DESCRIPTOR,
     carts_pb2.DESCRIPTOR,
@@ -114,7 +117,9 @@ def method_table(files: tuple[FileDescriptor, ...] = SERVICE_FILES) -> dict[str,
     return table
 
 
-def _method_info(db: symbol_database.SymbolDatabase, service: ServiceDescriptor, method: MethodDescriptor) -> MethodInfo:
+def _method_info(
+    db: symbol_database.SymbolDatabase, service: ServiceDescriptor, method: MethodDescriptor
+) -> MethodInfo:
     options = method.GetOptions()
     if not options.HasExtension(rc_annotations.auth):
         raise ValueError(f"{service.full_name}.{method.name} has no (rcommerce.v1.auth) option")

@@ -75,7 +75,9 @@ def parse_scopes(texts: Iterable[str], field: str = "scopes") -> tuple[Scope, ..
         except ScopeError as exc:
             violations.append(FieldViolation(f"{field}[{i}]", str(exc)))
     if violations:
-        raise RequestError(VALIDATION_FAILED, "Invalid scopes: " + "; ".join(v.description for v in violations), violations=violations)
+        raise RequestError(
+            VALIDATION_FAILED, "Invalid scopes: " + "; ".join(v.description for v in violations), violations=violations
+        )
     return tuple(parsed)
 
 

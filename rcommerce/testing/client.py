@@ -75,7 +75,9 @@ class GrpcClient(ApiClient):
     async def call(self, method: str, request: Message) -> Any:
         info = self._methods[method]
         stub = self.channel.unary_unary(
-            info.full_name, request_serializer=lambda m: m.SerializeToString(), response_deserializer=info.response_type.FromString
+            info.full_name,
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=info.response_type.FromString,
         )
         metadata = [("authorization", f"Bearer {self.token}")] if self.token else []
         call = stub(request, metadata=metadata, timeout=30)
@@ -105,7 +107,9 @@ def _grpc_error(exc: grpc.aio.AioRpcError, trailers: dict[str, Any]) -> ApiError
                 bad = error_details_pb2.BadRequest()
                 detail.Unpack(bad)
                 violations = [v.field for v in bad.field_violations]
-    return ApiError(exc.code().name, reason, exc.details() or "", None, metadata, violations, str(trailers.get("x-request-id", "")))
+    return ApiError(
+        exc.code().name, reason, exc.details() or "", None, metadata, violations, str(trailers.get("x-request-id", ""))
+    )
 
 
 def _get_path(message: Message, path: str) -> str:
@@ -205,4 +209,12 @@ def _rest_error(response: httpx.Response) -> ApiError:
             reason, metadata = detail.get("reason", ""), detail.get("metadata", {})
         elif detail.get("@type", "").endswith("google.rpc.BadRequest"):
             violations = [v["field"] for v in detail.get("fieldViolations", [])]
-    return ApiError(error["status"], reason, error["message"], response.status_code, metadata, violations, response.headers.get("x-request-id", ""))
+    return ApiError(
+        error["status"],
+        reason,
+        error["message"],
+        response.status_code,
+        metadata,
+        violations,
+        response.headers.get("x-request-id", ""),
+    )

@@ -66,7 +66,9 @@ class LiveServer:
 
 
 @asynccontextmanager
-async def live_server(database_url: str, clock: Clock | None = None, **sections: dict[str, Any]) -> AsyncIterator[LiveServer]:
+async def live_server(
+    database_url: str, clock: Clock | None = None, **sections: dict[str, Any]
+) -> AsyncIterator[LiveServer]:
     """Start a server on ``database_url`` (migrated already, or the embedded SQLite),
     yield it, then drain and stop it."""
     overrides: dict[str, Any] = {
@@ -80,7 +82,9 @@ async def live_server(database_url: str, clock: Clock | None = None, **sections:
         # The suite makes thousands of calls from one address and one key: limits stay on
         # (every call runs the limiter) but far above what a test run reaches.
         "rate_limits": {
-            f"{caller}_{field}": 1_000_000 for caller in ("anonymous", "publishable", "customer", "secret_key") for field in ("per_minute", "burst")
+            f"{caller}_{field}": 1_000_000
+            for caller in ("anonymous", "publishable", "customer", "secret_key")
+            for field in ("per_minute", "burst")
         },
     }
     for name, values in sections.items():

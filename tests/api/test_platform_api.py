@@ -70,7 +70,11 @@ async def test_publishable_key_cannot_call_admin_rpcs(client: ApiClient, server:
 async def test_create_list_revoke_api_key(client: ApiClient) -> None:
     created = await client.call(
         "CreateApiKey",
-        admin_pb2.CreateApiKeyRequest(api_key=admin_pb2.ApiKey(display_name="ERP sync", kind=admin_pb2.API_KEY_KIND_SECRET, scopes=["products:write", "orders:read"])),
+        admin_pb2.CreateApiKeyRequest(
+            api_key=admin_pb2.ApiKey(
+                display_name="ERP sync", kind=admin_pb2.API_KEY_KIND_SECRET, scopes=["products:write", "orders:read"]
+            )
+        ),
     )
     assert created.key.startswith("sk_") and len(created.key) == 35
     assert created.api_key.prefix == created.key[:12]
@@ -82,7 +86,9 @@ async def test_create_list_revoke_api_key(client: ApiClient) -> None:
     assert created.api_key.name in [k.name for k in listed.api_keys]
     assert all(not k.HasField("revoke_time") for k in listed.api_keys)
 
-    revoked = await client.call("RevokeApiKey", admin_pb2.RevokeApiKeyRequest(name=created.api_key.name, reason="rotated"))
+    revoked = await client.call(
+        "RevokeApiKey", admin_pb2.RevokeApiKeyRequest(name=created.api_key.name, reason="rotated")
+    )
     assert revoked.HasField("revoke_time") and revoked.revoke_reason == "rotated"
     with pytest.raises(ApiError) as err:
         await erp.call("GetCaller", empty_pb2.Empty())
@@ -93,7 +99,11 @@ async def test_invalid_scopes_are_refused(client: ApiClient) -> None:
     with pytest.raises(ApiError) as err:
         await client.call(
             "CreateApiKey",
-            admin_pb2.CreateApiKeyRequest(api_key=admin_pb2.ApiKey(display_name="x", kind=admin_pb2.API_KEY_KIND_SECRET, scopes=["bogus:read", "products:execute"])),
+            admin_pb2.CreateApiKeyRequest(
+                api_key=admin_pb2.ApiKey(
+                    display_name="x", kind=admin_pb2.API_KEY_KIND_SECRET, scopes=["bogus:read", "products:execute"]
+                )
+            ),
         )
     assert (err.value.status, err.value.reason) == ("INVALID_ARGUMENT", "VALIDATION_FAILED")
     assert err.value.field_violations == ["api_key.scopes[0]", "api_key.scopes[1]"]
@@ -103,7 +113,11 @@ async def test_publishable_key_with_admin_scope_is_refused(client: ApiClient) ->
     with pytest.raises(ApiError) as err:
         await client.call(
             "CreateApiKey",
-            admin_pb2.CreateApiKeyRequest(api_key=admin_pb2.ApiKey(display_name="x", kind=admin_pb2.API_KEY_KIND_PUBLISHABLE, scopes=["orders:read"])),
+            admin_pb2.CreateApiKeyRequest(
+                api_key=admin_pb2.ApiKey(
+                    display_name="x", kind=admin_pb2.API_KEY_KIND_PUBLISHABLE, scopes=["orders:read"]
+                )
+            ),
         )
     assert (err.value.status, err.value.reason) == ("INVALID_ARGUMENT", "INVALID_SCOPE")
 
@@ -128,5 +142,7 @@ async def test_forged_page_token_is_invalid(client: ApiClient) -> None:
 
 async def test_unknown_enum_number_is_refused(client: ApiClient) -> None:
     with pytest.raises(ApiError) as err:
-        await client.call("CreateApiKey", admin_pb2.CreateApiKeyRequest(api_key=admin_pb2.ApiKey(display_name="x", kind=7)))
+        await client.call(
+            "CreateApiKey", admin_pb2.CreateApiKeyRequest(api_key=admin_pb2.ApiKey(display_name="x", kind=7))
+        )
     assert err.value.status == "INVALID_ARGUMENT"

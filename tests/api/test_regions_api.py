@@ -60,7 +60,8 @@ async def test_a_region_with_carts_cannot_be_deleted(client: ApiClient, db: Data
 
     (country,) = await free_countries(db, 1)
     region = await client.call(
-        "CreateRegion", R.CreateRegionRequest(region=R.Region(display_name="Busy", currency_code="EUR", countries=[country]))
+        "CreateRegion",
+        R.CreateRegionRequest(region=R.Region(display_name="Busy", currency_code="EUR", countries=[country])),
     )
     await client.call("CreateCart", K.CreateCartRequest(cart=K.Cart(region=region.name)))
     refused = await error_of(client, "DeleteRegion", R.DeleteRegionRequest(name=region.name))

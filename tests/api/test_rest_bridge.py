@@ -12,7 +12,9 @@ from rcommerce.testing.server import LiveServer
 
 @pytest.fixture
 async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url, headers={"authorization": f"Bearer {server.admin_key}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=server.base_url, headers={"authorization": f"Bearer {server.admin_key}"}
+    ) as client:
         yield client
 
 
@@ -64,7 +66,9 @@ async def test_unknown_enum_name_is_a_400(http: httpx.AsyncClient) -> None:
 
 
 async def test_body_on_get_is_refused(http: httpx.AsyncClient) -> None:
-    response = await http.request("GET", "/v1/apiKeys", content=b'{"pageSize": 5}', headers={"content-type": "application/json"})
+    response = await http.request(
+        "GET", "/v1/apiKeys", content=b'{"pageSize": 5}', headers={"content-type": "application/json"}
+    )
     assert (response.status_code, _reason(response)) == (400, "BODY_NOT_ALLOWED")
 
 
@@ -78,13 +82,19 @@ async def test_ten_megabyte_body_is_refused(http: httpx.AsyncClient, server: Liv
 
 
 async def test_wrong_content_type_is_415(http: httpx.AsyncClient) -> None:
-    response = await http.post("/v1/apiKeys", content=b"displayName=x", headers={"content-type": "application/x-www-form-urlencoded"})
+    response = await http.post(
+        "/v1/apiKeys", content=b"displayName=x", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert (response.status_code, _reason(response)) == (415, "UNSUPPORTED_MEDIA_TYPE")
 
 
 async def test_json_names_and_proto_names_both_accepted(http: httpx.AsyncClient) -> None:
-    camel = await http.post("/v1/apiKeys", json={"displayName": "camel", "kind": "API_KEY_KIND_SECRET", "scopes": ["read"]})
-    snake = await http.post("/v1/apiKeys", json={"display_name": "snake", "kind": "API_KEY_KIND_SECRET", "scopes": ["read"]})
+    camel = await http.post(
+        "/v1/apiKeys", json={"displayName": "camel", "kind": "API_KEY_KIND_SECRET", "scopes": ["read"]}
+    )
+    snake = await http.post(
+        "/v1/apiKeys", json={"display_name": "snake", "kind": "API_KEY_KIND_SECRET", "scopes": ["read"]}
+    )
     assert camel.status_code == snake.status_code == 200
     assert camel.json()["apiKey"]["displayName"] == "camel"
     assert snake.json()["apiKey"]["displayName"] == "snake"
@@ -124,7 +134,9 @@ async def test_money_is_minor_units_as_a_string(http: httpx.AsyncClient) -> None
     assert created.json()["variants"][0]["prices"] == [{"currencyCode": "JPY", "amount": "500"}]
 
 
-async def test_access_log_has_one_structured_line_per_request(http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, server: LiveServer) -> None:
+async def test_access_log_has_one_structured_line_per_request(
+    http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, server: LiveServer
+) -> None:
     import logging
 
     server.app.pipeline._access_log = True
@@ -134,7 +146,9 @@ async def test_access_log_has_one_structured_line_per_request(http: httpx.AsyncC
     finally:
         server.app.pipeline._access_log = False
     assert response.status_code == 200
-    lines = [r for r in caplog.records if r.name == "rcommerce.access" and getattr(r, "request_id", "") == "log-check-1"]
+    lines = [
+        r for r in caplog.records if r.name == "rcommerce.access" and getattr(r, "request_id", "") == "log-check-1"
+    ]
     assert len(lines) == 1
     record = lines[0]
     assert (record.transport, record.method, record.code) == ("rest", "/rcommerce.v1.MetaService/Ping", "OK")  # type: ignore[attr-defined]
@@ -149,7 +163,10 @@ async def test_grpc_message_over_the_limit_is_resource_exhausted(server: LiveSer
     client = server.grpc_client(server.admin_key)
     try:
         with pytest.raises(ApiError) as err:
-            await client.call("CreateApiKey", admin_pb2.CreateApiKeyRequest(api_key=admin_pb2.ApiKey(display_name="x" * (10 * 1024 * 1024))))
+            await client.call(
+                "CreateApiKey",
+                admin_pb2.CreateApiKeyRequest(api_key=admin_pb2.ApiKey(display_name="x" * (10 * 1024 * 1024))),
+            )
         assert err.value.status == "RESOURCE_EXHAUSTED"
     finally:
         await client.close()

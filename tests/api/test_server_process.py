@@ -33,7 +33,9 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 20) 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise AssertionError(
+                f"server exited with {proc.returncode}: {proc.stderr.read().decode() if proc.stderr else ''}"
+            )
         try:
             if httpx.get(url, timeout=0.5).status_code == 200:
                 return
@@ -45,7 +47,17 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 20) 
 
 def _serve(tmp_path: Path, *extra: str, **settings: str) -> tuple[subprocess.Popen[bytes], int, int]:
     grpc_port, http_port = _free_port(), _free_port()
-    cmd = [sys.executable, "-m", "rcommerce.cli", "serve", "--grpc-port", str(grpc_port), "--http-port", str(http_port), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rcommerce.cli",
+        "serve",
+        "--grpc-port",
+        str(grpc_port),
+        "--http-port",
+        str(http_port),
+        *extra,
+    ]
     env = _env(tmp_path, **settings)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
     _wait_ready(f"http://127.0.0.1:{http_port}/readyz", proc)
@@ -60,10 +72,15 @@ def test_serve_answers_both_transports_and_drains_on_sigterm(tmp_path: Path, eve
     try:
         assert httpx.get(f"http://127.0.0.1:{http_port}/v1/ping?message=hi").json() == {"message": "hi"}
         with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
-            assert admin_pb2_grpc.MetaServiceStub(channel).Ping(admin_pb2.PingRequest(message="yo"), timeout=5).message == "yo"
+            assert (
+                admin_pb2_grpc.MetaServiceStub(channel).Ping(admin_pb2.PingRequest(message="yo"), timeout=5).message
+                == "yo"
+            )
             from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-            health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service="rcommerce.v1.CatalogService"), timeout=5)
+            health = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service="rcommerce.v1.CatalogService"), timeout=5
+            )
             assert health.status == health_pb2.HealthCheckResponse.SERVING
             from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -92,7 +109,9 @@ def test_two_workers_share_both_ports(tmp_path: Path) -> None:
     try:
         for _ in range(20):
             assert httpx.get(f"http://127.0.0.1:{http_port}/v1/ping").status_code == 200
-        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False).stdout.split()
+        children = subprocess.run(
+            ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
         assert len(children) >= 2
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -103,30 +122,56 @@ def test_two_workers_share_both_ports(tmp_path: Path) -> None:
 def test_apikey_create_prints_the_key_once(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "rcommerce.cli", "apikey", "create", "--name", "ops", "--scopes", "products:write"],
-        env=_env(tmp_path), capture_output=True, text=True, cwd=tmp_path, check=True,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
     )
     key = result.stdout.strip()
     assert key.startswith("sk_") and len(key) == 35
-    listed = subprocess.run([sys.executable, "-m", "rcommerce.cli", "apikey", "list"], env=_env(tmp_path), capture_output=True, text=True, cwd=tmp_path, check=True)
+    listed = subprocess.run(
+        [sys.executable, "-m", "rcommerce.cli", "apikey", "list"],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
     assert key[:12] in listed.stdout and key not in listed.stdout
 
 
 def test_invalid_config_stops_with_every_problem(tmp_path: Path) -> None:
     env = _env(tmp_path) | {"RCOMMERCE_SERVER__HTTP_PORT": "nope"}
-    result = subprocess.run([sys.executable, "-m", "rcommerce.cli", "config", "show"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "rcommerce.cli", "config", "show"], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
     assert result.returncode == 2
     assert "server.http_port" in result.stderr
 
 
 def test_config_show_redacts_secrets(tmp_path: Path) -> None:
     env = _env(tmp_path) | {"RCOMMERCE_SECURITY__SECRET_KEY": "do-not-print-me"}
-    result = subprocess.run([sys.executable, "-m", "rcommerce.cli", "config", "show"], env=env, capture_output=True, text=True, cwd=tmp_path, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "rcommerce.cli", "config", "show"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
     assert "do-not-print-me" not in result.stdout and "**********" in result.stdout
 
 
 @pytest.mark.parametrize("command", [["plugins", "list"], ["openapi"]])
 def test_introspection_commands_run(tmp_path: Path, command: list[str]) -> None:
-    result = subprocess.run([sys.executable, "-m", "rcommerce.cli", *command], env=_env(tmp_path), capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "rcommerce.cli", *command],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
 
@@ -134,16 +179,37 @@ def test_introspection_commands_run(tmp_path: Path, command: list[str]) -> None:
 def test_a_plugin_that_cannot_load_stops_start_up(tmp_path: Path) -> None:
     env = _env(tmp_path) | {"RCOMMERCE_PLUGINS__AUTOLOAD": "true", "RCOMMERCE_PLUGINS__ENABLED": '["not-installed"]'}
     result = subprocess.run(
-        [sys.executable, "-m", "rcommerce.cli", "serve", "--grpc-port", str(_free_port()), "--http-port", str(_free_port())],
-        env=env, capture_output=True, text=True, cwd=tmp_path, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "rcommerce.cli",
+            "serve",
+            "--grpc-port",
+            str(_free_port()),
+            "--http-port",
+            str(_free_port()),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=30,
     )
     assert result.returncode == 3
     assert "not-installed" in result.stderr
 
 
 def test_worker_runs_without_listeners_and_stops_on_sigterm(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "rcommerce.cli", "migrate"], env=_env(tmp_path), cwd=tmp_path, check=True, capture_output=True)
-    proc = subprocess.Popen([sys.executable, "-m", "rcommerce.cli", "worker"], env=_env(tmp_path), cwd=tmp_path, stderr=subprocess.PIPE)
+    subprocess.run(
+        [sys.executable, "-m", "rcommerce.cli", "migrate"],
+        env=_env(tmp_path),
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rcommerce.cli", "worker"], env=_env(tmp_path), cwd=tmp_path, stderr=subprocess.PIPE
+    )
     assert proc.stderr is not None
     deadline = time.monotonic() + 20
     seen = b""
@@ -159,8 +225,12 @@ def test_worker_runs_without_listeners_and_stops_on_sigterm(tmp_path: Path) -> N
 def test_seed_loads_the_demo_catalog_once(tmp_path: Path) -> None:
     def seed() -> str:
         return subprocess.run(
-            [sys.executable, "-m", "rcommerce.cli", "seed", "--products", "6"], env=_env(tmp_path), cwd=tmp_path,
-            capture_output=True, text=True, check=True,
+            [sys.executable, "-m", "rcommerce.cli", "seed", "--products", "6"],
+            env=_env(tmp_path),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
 
     assert "6 products created, 0 already present" in seed()

@@ -22,20 +22,27 @@ pytestmark = pytest.mark.skipif(not REDIS_URL, reason="RCOMMERCE_TEST_REDIS_URL 
 def _product() -> C.Product:
     tag = uuid.uuid4().hex[:8]
     return C.Product(
-        title=f"Cached {tag}", status=C.PRODUCT_STATUS_ACTIVE,
+        title=f"Cached {tag}",
+        status=C.PRODUCT_STATUS_ACTIVE,
         variants=[C.Variant(sku=f"CACHE-{tag}", prices=[Money(currency_code="USD", amount=100)])],
     )
 
 
 async def test_a_write_on_one_process_invalidates_reads_on_another(db: Database) -> None:
-    async with live_server(db.settings.url, cache={"url": REDIS_URL}) as a, live_server(db.settings.url, cache={"url": REDIS_URL}) as b:
+    async with (
+        live_server(db.settings.url, cache={"url": REDIS_URL}) as a,
+        live_server(db.settings.url, cache={"url": REDIS_URL}) as b,
+    ):
         writer, reader = a.grpc_client(a.admin_key), b.rest_client(b.admin_key)
         created = await writer.call("CreateProduct", C.CreateProductRequest(product=_product()))
         first = await reader.call("GetProduct", C.GetProductRequest(name=created.name))
         assert first.title == created.title
         await reader.call("ListProducts", C.ListProductsRequest(query=created.title))
         patch = C.Product(name=created.name, title=created.title + " v2")
-        await writer.call("UpdateProduct", C.UpdateProductRequest(product=patch, update_mask=field_mask_pb2.FieldMask(paths=["title"])))
+        await writer.call(
+            "UpdateProduct",
+            C.UpdateProductRequest(product=patch, update_mask=field_mask_pb2.FieldMask(paths=["title"])),
+        )
         assert (await reader.call("GetProduct", C.GetProductRequest(name=created.name))).title == created.title + " v2"
         listed = await reader.call("ListProducts", C.ListProductsRequest(query=created.title))
         assert [p.title for p in listed.products] == [created.title + " v2"]

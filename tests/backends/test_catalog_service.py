@@ -82,7 +82,9 @@ async def events_for(db: Database, subject: str) -> list[str]:
 
 
 # -- products -------------------------------------------------------------------------
-async def test_create_product_applies_defaults_and_records_event(catalog: CatalogService, db: Database, uid: str) -> None:
+async def test_create_product_applies_defaults_and_records_event(
+    catalog: CatalogService, db: Database, uid: str
+) -> None:
     created = await catalog.create_product(C.Product(title=f"Plain Mug {uid}"))
     assert created.slug == f"plain-mug-{uid}"
     assert created.status == C.PRODUCT_STATUS_DRAFT and created.kind == C.PRODUCT_KIND_PHYSICAL
@@ -123,24 +125,56 @@ async def test_taken_sku_fails_without_writing_anything(catalog: CatalogService,
         pytest.param({"title": "x" * 256}, "VALIDATION_FAILED", id="title-too-long"),
         pytest.param({"status": 7}, "VALIDATION_FAILED", id="unknown-status"),
         pytest.param({"slug": "Not A Slug"}, "VALIDATION_FAILED", id="bad-slug"),
-        pytest.param({"categories": ["collections/col_01JA9ZQ3K8M0Q4XH7D2V5C6B8N"]}, "INVALID_RESOURCE_NAME", id="wrong-kind-of-name"),
-        pytest.param({"categories": ["categories/cat_01JA9ZQ3K8M0Q4XH7D2V5C6B8N"]}, "CATEGORY_NOT_FOUND", id="unknown-category"),
+        pytest.param(
+            {"categories": ["collections/col_01JA9ZQ3K8M0Q4XH7D2V5C6B8N"]},
+            "INVALID_RESOURCE_NAME",
+            id="wrong-kind-of-name",
+        ),
+        pytest.param(
+            {"categories": ["categories/cat_01JA9ZQ3K8M0Q4XH7D2V5C6B8N"]}, "CATEGORY_NOT_FOUND", id="unknown-category"
+        ),
     ],
 )
-async def test_create_product_validation(catalog: CatalogService, uid: str, change: dict[str, Any], reason: str) -> None:
+async def test_create_product_validation(
+    catalog: CatalogService, uid: str, change: dict[str, Any], reason: str
+) -> None:
     assert await reason_of(catalog.create_product(tee(uid, **change))) == reason
 
 
 @pytest.mark.parametrize(
     ("variant", "reason"),
     [
-        pytest.param(C.Variant(option_values={"Size": "XL", "Color": "Black"}), "VALIDATION_FAILED", id="unknown-value"),
+        pytest.param(
+            C.Variant(option_values={"Size": "XL", "Color": "Black"}), "VALIDATION_FAILED", id="unknown-value"
+        ),
         pytest.param(C.Variant(option_values={"Size": "S"}), "VALIDATION_FAILED", id="missing-option"),
-        pytest.param(C.Variant(option_values={"Size": "S", "Color": "Black", "Fit": "Slim"}), "VALIDATION_FAILED", id="extra-option"),
-        pytest.param(C.Variant(option_values={"Size": "S", "Color": "Black"}, prices=[common_pb2.Money(currency_code="usd", amount=1)]), "INVALID_CURRENCY", id="lowercase-currency"),
-        pytest.param(C.Variant(option_values={"Size": "S", "Color": "Black"}, prices=[usd(-1)]), "INVALID_PRICE", id="negative-price"),
-        pytest.param(C.Variant(option_values={"Size": "S", "Color": "Black"}, prices=[usd(1), usd(2)]), "INVALID_PRICE", id="currency-twice"),
-        pytest.param(C.Variant(option_values={"Size": "S", "Color": "Black"}, inventory_policy=9), "VALIDATION_FAILED", id="unknown-policy"),
+        pytest.param(
+            C.Variant(option_values={"Size": "S", "Color": "Black", "Fit": "Slim"}),
+            "VALIDATION_FAILED",
+            id="extra-option",
+        ),
+        pytest.param(
+            C.Variant(
+                option_values={"Size": "S", "Color": "Black"}, prices=[common_pb2.Money(currency_code="usd", amount=1)]
+            ),
+            "INVALID_CURRENCY",
+            id="lowercase-currency",
+        ),
+        pytest.param(
+            C.Variant(option_values={"Size": "S", "Color": "Black"}, prices=[usd(-1)]),
+            "INVALID_PRICE",
+            id="negative-price",
+        ),
+        pytest.param(
+            C.Variant(option_values={"Size": "S", "Color": "Black"}, prices=[usd(1), usd(2)]),
+            "INVALID_PRICE",
+            id="currency-twice",
+        ),
+        pytest.param(
+            C.Variant(option_values={"Size": "S", "Color": "Black"}, inventory_policy=9),
+            "VALIDATION_FAILED",
+            id="unknown-policy",
+        ),
     ],
 )
 async def test_create_variant_validation(catalog: CatalogService, uid: str, variant: C.Variant, reason: str) -> None:
@@ -186,7 +220,10 @@ async def test_options_change_must_keep_variants_consistent(catalog: CatalogServ
     product = await catalog.create_product(tee(uid))
     shrink = C.Product(name=product.name, options=[C.ProductOption(name="Size", values=["S"])])
     assert await reason_of(catalog.update_product(shrink, FieldMask(paths=["options"]))) == "VALIDATION_FAILED"
-    grow = C.Product(name=product.name, options=[C.ProductOption(name="Size", values=["S", "M", "L"]), C.ProductOption(name="Color", values=["Black"])])
+    grow = C.Product(
+        name=product.name,
+        options=[C.ProductOption(name="Size", values=["S", "M", "L"]), C.ProductOption(name="Color", values=["Black"])],
+    )
     assert len((await catalog.update_product(grow, FieldMask(paths=["options"]))).options[0].values) == 3
 
 
@@ -194,7 +231,10 @@ async def test_variant_lifecycle(catalog: CatalogService, db: Database, uid: str
     product = await catalog.create_product(C.Product(title=f"Poster {uid}"))
     extra = await catalog.create_variant(product.name, C.Variant(sku=f"{uid}-big", prices=[usd(500)]))
     assert extra.position == 1 and extra.title == "Default"
-    changed = await catalog.update_variant(C.Variant(name=extra.name, prices=[usd(700), common_pb2.Money(currency_code="JPY", amount=90)]), FieldMask(paths=["prices"]))
+    changed = await catalog.update_variant(
+        C.Variant(name=extra.name, prices=[usd(700), common_pb2.Money(currency_code="JPY", amount=90)]),
+        FieldMask(paths=["prices"]),
+    )
     assert [(p.currency_code, p.amount) for p in changed.prices] == [("JPY", 90), ("USD", 700)]
     assert changed.sku == f"{uid}-big"
     assert await reason_of(catalog.create_variant(product.name, C.Variant(sku=f"{uid}-big"))) == "VARIANT_SKU_TAKEN"
@@ -211,7 +251,12 @@ async def test_archive_and_delete(catalog: CatalogService, db: Database, uid: st
     assert await reason_of(catalog.get_product(product.name, STORE)) == "PRODUCT_NOT_FOUND"
     await catalog.delete_product(product.name)
     assert await reason_of(catalog.get_product(product.name, STAFF)) == "PRODUCT_NOT_FOUND"
-    assert await events_for(db, product.name) == ["product.created", "product.published", "product.archived", "product.deleted"]
+    assert await events_for(db, product.name) == [
+        "product.created",
+        "product.published",
+        "product.archived",
+        "product.deleted",
+    ]
     await catalog.create_product(tee(uid))  # its SKUs are free again
 
 
@@ -240,7 +285,9 @@ async def test_list_filters_order_and_pages(catalog: CatalogService, clock: Froz
 
     first = await catalog.list_products(C.ListProductsRequest(tag=uid, page_size=2, order_by="title"), STAFF)
     assert (len(first.products), first.total_size) == (2, 3) and first.next_page_token
-    second = await catalog.list_products(C.ListProductsRequest(tag=uid, page_size=2, order_by="title", page_token=first.next_page_token), STAFF)
+    second = await catalog.list_products(
+        C.ListProductsRequest(tag=uid, page_size=2, order_by="title", page_token=first.next_page_token), STAFF
+    )
     assert [p.id for p in second.products] == [made[2].id] and second.next_page_token == ""
     other = C.ListProductsRequest(tag=uid, page_size=2, order_by="create_time", page_token=first.next_page_token)
     assert await reason_of(catalog.list_products(other, STAFF)) == "INVALID_PAGE_TOKEN"
@@ -256,8 +303,16 @@ async def test_list_filters_order_and_pages(catalog: CatalogService, clock: Froz
         pytest.param(C.ListProductsRequest(currency_code="XXX"), "INVALID_CURRENCY", id="unknown-currency"),
         pytest.param(C.ListProductsRequest(page_size=-1), "INVALID_PAGE_SIZE", id="negative-page-size"),
         pytest.param(C.ListProductsRequest(page_token="garbage"), "INVALID_PAGE_TOKEN", id="garbage-token"),
-        pytest.param(C.ListProductsRequest(category="products/prod_01JA9ZQ3K8M0Q4XH7D2V5C6B8N"), "INVALID_RESOURCE_NAME", id="bad-category-name"),
-        pytest.param(C.ListProductsRequest(collection="collections/col_01JA9ZQ3K8M0Q4XH7D2V5C6B8N"), "COLLECTION_NOT_FOUND", id="unknown-collection"),
+        pytest.param(
+            C.ListProductsRequest(category="products/prod_01JA9ZQ3K8M0Q4XH7D2V5C6B8N"),
+            "INVALID_RESOURCE_NAME",
+            id="bad-category-name",
+        ),
+        pytest.param(
+            C.ListProductsRequest(collection="collections/col_01JA9ZQ3K8M0Q4XH7D2V5C6B8N"),
+            "COLLECTION_NOT_FOUND",
+            id="unknown-collection",
+        ),
     ],
 )
 async def test_list_request_validation(catalog: CatalogService, request_: C.ListProductsRequest, reason: str) -> None:
@@ -343,7 +398,10 @@ async def test_collection_membership(catalog: CatalogService, db: Database, uid:
     assert await reason_of(catalog.reorder_collection_products(col.name, [a.name, b.name])) == "VALIDATION_FAILED"
     assert list((await catalog.get_product(a.name, STAFF)).collections) == [col.name]
     assert (await catalog.remove_collection_products(col.name, [a.name])).product_count == 2
-    assert await reason_of(catalog.add_collection_products(col.name, ["products/prod_01JA9ZQ3K8M0Q4XH7D2V5C6B8N"])) == "PRODUCT_NOT_FOUND"
+    assert (
+        await reason_of(catalog.add_collection_products(col.name, ["products/prod_01JA9ZQ3K8M0Q4XH7D2V5C6B8N"]))
+        == "PRODUCT_NOT_FOUND"
+    )
     renamed = await catalog.update_collection(C.Collection(name=col.name, title="Winter"), FieldMask(paths=["title"]))
     assert (renamed.title, renamed.slug) == ("Winter", col.slug)
     await catalog.delete_collection(col.name)

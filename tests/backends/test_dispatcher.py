@@ -233,7 +233,9 @@ async def test_a_lease_held_by_a_dead_local_process_is_taken_over_at_once(db: Da
     dead_owner = f"{socket.gethostname()}:999999999:abcdef"
     async with db.transaction() as session:
         await session.execute(
-            update(EventConsumer).where(EventConsumer.name == consumer).values(lease_owner=dead_owner, lease_until=clock.now().replace(year=clock.now().year + 1))
+            update(EventConsumer)
+            .where(EventConsumer.name == consumer)
+            .values(lease_owner=dead_owner, lease_until=clock.now().replace(year=clock.now().year + 1))
         )
     ids = await _record(db, clock, event_type, 2)
     restarted = Dispatcher(db, clock, JobQueue(clock), plugins.emit, consumer=consumer)
@@ -241,7 +243,11 @@ async def test_a_lease_held_by_a_dead_local_process_is_taken_over_at_once(db: Da
     assert plugins.seen[-2:] == ids
     live_owner = "another-host:1:abcdef"
     async with db.transaction() as session:
-        await session.execute(update(EventConsumer).where(EventConsumer.name == consumer).values(lease_owner=live_owner, lease_until=clock.now().replace(year=clock.now().year + 1)))
+        await session.execute(
+            update(EventConsumer)
+            .where(EventConsumer.name == consumer)
+            .values(lease_owner=live_owner, lease_until=clock.now().replace(year=clock.now().year + 1))
+        )
     await _record(db, clock, event_type, 1)
     assert await restarted.run_once() == 0  # a lease of another host is respected until it expires
 

@@ -21,7 +21,11 @@ async def test_migrations_match_the_models(db: Database) -> None:
 
     def diff(conn: Connection) -> list[object]:
         context = MigrationContext.configure(conn, opts={"compare_type": False})
-        return [d for d in compare_metadata(context, metadata) if not (isinstance(d, tuple) and d[0] == "remove_table" and d[1].name == "alembic_version")]
+        return [
+            d
+            for d in compare_metadata(context, metadata)
+            if not (isinstance(d, tuple) and d[0] == "remove_table" and d[1].name == "alembic_version")
+        ]
 
     async with db.engine.connect() as conn:
         assert await conn.run_sync(diff) == []

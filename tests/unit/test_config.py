@@ -19,14 +19,22 @@ def test_defaults_without_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_environment_overrides_file(tmp_path: Path) -> None:
     file = tmp_path / "rc.toml"
     file.write_text('[server]\nhttp_port = 9000\n[plugins.example]\ngreeting = "hi"\n')
-    settings = load_settings(file, environ={"RCOMMERCE_SERVER__HTTP_PORT": "9100", "RCOMMERCE_PLUGINS__EXAMPLE__CURRENCY": "EUR"})
+    settings = load_settings(
+        file, environ={"RCOMMERCE_SERVER__HTTP_PORT": "9100", "RCOMMERCE_PLUGINS__EXAMPLE__CURRENCY": "EUR"}
+    )
     assert settings.server.http_port == 9100
     assert settings.plugins.table("example") == {"greeting": "hi", "currency": "EUR"}
 
 
 def test_every_problem_is_listed(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
-        load_settings(environ={"RCOMMERCE_SERVER__HTTP_PORT": "abc", "RCOMMERCE_DATABASE__URL": "oracle://x", "RCOMMERCE_CACHE__BOGUS": "1"})
+        load_settings(
+            environ={
+                "RCOMMERCE_SERVER__HTTP_PORT": "abc",
+                "RCOMMERCE_DATABASE__URL": "oracle://x",
+                "RCOMMERCE_CACHE__BOGUS": "1",
+            }
+        )
     text = str(err.value)
     assert "server.http_port" in text and "database.url" in text and "cache.bogus" in text
 
@@ -38,7 +46,10 @@ def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
 
 def test_secrets_are_redacted() -> None:
     settings = load_settings(
-        environ={"RCOMMERCE_SECURITY__SECRET_KEY": "s3cr3t", "RCOMMERCE_DATABASE__URL": "postgresql+asyncpg://shop:pw@db/shop"}
+        environ={
+            "RCOMMERCE_SECURITY__SECRET_KEY": "s3cr3t",
+            "RCOMMERCE_DATABASE__URL": "postgresql+asyncpg://shop:pw@db/shop",
+        }
     )
     shown = settings.redacted()
     assert shown["security"]["secret_key"] == "**********"

@@ -13,7 +13,11 @@ from rcommerce.money import exponent, format_amount, from_decimal, is_currency, 
 
 @pytest.mark.parametrize(
     ("code", "exp"),
-    [pytest.param("USD", 2, id="usd"), pytest.param("JPY", 0, id="jpy-no-minor"), pytest.param("KWD", 3, id="kwd-three")],
+    [
+        pytest.param("USD", 2, id="usd"),
+        pytest.param("JPY", 0, id="jpy-no-minor"),
+        pytest.param("KWD", 3, id="kwd-three"),
+    ],
 )
 def test_exponents(code: str, exp: int) -> None:
     assert exponent(code) == exp

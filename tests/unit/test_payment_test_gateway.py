@@ -172,4 +172,3 @@ async def test_a_payment_of_an_earlier_process_is_rebuilt_from_the_cores_record(
     # A reference this gateway never reported is still unknown.
     with pytest.raises(GatewayError, match="no such payment"):
         await TestGateway().capture(CaptureRequest(PaymentRef("pay_2", "pi_test_unknown", 100, "USD"), 100, "cap-2"))
-

@@ -14,11 +14,31 @@ ROUTES = RouteTable(method_table())
     ("verb", "path", "method", "values"),
     [
         pytest.param("GET", "/v1/products/prod_1", "GetProduct", {"name": "products/prod_1"}, id="get"),
-        pytest.param("POST", "/v1/products/prod_1:archive", "ArchiveProduct", {"name": "products/prod_1"}, id="custom-verb-first"),
+        pytest.param(
+            "POST", "/v1/products/prod_1:archive", "ArchiveProduct", {"name": "products/prod_1"}, id="custom-verb-first"
+        ),
         pytest.param("GET", "/v1/products", "ListProducts", {}, id="list"),
-        pytest.param("GET", "/v1/collections/col_1/products", "ListProducts", {"collection": "collections/col_1"}, id="additional-binding"),
-        pytest.param("GET", "/v1/categories/cat_1/products", "ListProducts", {"category": "categories/cat_1"}, id="second-binding"),
-        pytest.param("PATCH", "/v1/products/p1/variants/v1", "UpdateVariant", {"variant.name": "products/p1/variants/v1"}, id="nested-field"),
+        pytest.param(
+            "GET",
+            "/v1/collections/col_1/products",
+            "ListProducts",
+            {"collection": "collections/col_1"},
+            id="additional-binding",
+        ),
+        pytest.param(
+            "GET",
+            "/v1/categories/cat_1/products",
+            "ListProducts",
+            {"category": "categories/cat_1"},
+            id="second-binding",
+        ),
+        pytest.param(
+            "PATCH",
+            "/v1/products/p1/variants/v1",
+            "UpdateVariant",
+            {"variant.name": "products/p1/variants/v1"},
+            id="nested-field",
+        ),
         pytest.param("GET", "/v1/products:lookup", "LookupProduct", {}, id="collection-verb"),
         pytest.param("GET", "/v1/products/a%20b", "GetProduct", {"name": "products/a b"}, id="percent-decoded"),
         pytest.param("DELETE", "/v1/apiKeys/key_1", None, None, id="no-delete-route"),

@@ -20,8 +20,18 @@ def _request(verb: str, path: str, query: bytes = b"", body: bytes = b""):  # ty
 
 
 def test_query_parameters_fill_list_requests() -> None:
-    req = _request("GET", "/v1/products", b"pageSize=5&status=PRODUCT_STATUS_ACTIVE&order_by=title%20desc&minPrice=100&currencyCode=USD")
-    assert (req.page_size, req.status, req.order_by, req.min_price, req.currency_code) == (5, 2, "title desc", 100, "USD")
+    req = _request(
+        "GET",
+        "/v1/products",
+        b"pageSize=5&status=PRODUCT_STATUS_ACTIVE&order_by=title%20desc&minPrice=100&currencyCode=USD",
+    )
+    assert (req.page_size, req.status, req.order_by, req.min_price, req.currency_code) == (
+        5,
+        2,
+        "title desc",
+        100,
+        "USD",
+    )
 
 
 def test_unknown_query_parameters_are_ignored() -> None:
@@ -57,7 +67,13 @@ def test_body_star_reads_everything() -> None:
         pytest.param("POST", "/v1/products", b"", b'"a string"', id="not-an-object"),
         pytest.param("POST", "/v1/products", b"", b'{"status": "PRODUCT_STATUS_NOPE"}', id="unknown-enum"),
         pytest.param("POST", "/v1/products", b"", b'{"titel": "typo"}', id="unknown-field"),
-        pytest.param("POST", "/v1/products", b"", b'{"variants": [{"prices": [{"amount": "9223372036854775808"}]}]}', id="int64-overflow"),
+        pytest.param(
+            "POST",
+            "/v1/products",
+            b"",
+            b'{"variants": [{"prices": [{"amount": "9223372036854775808"}]}]}',
+            id="int64-overflow",
+        ),
         pytest.param("GET", "/v1/products", b"pageSize=abc", b"", id="bad-int"),
         pytest.param("GET", "/v1/apiKeys", b"showInactive=maybe", b"", id="bad-bool"),
     ],

@@ -107,7 +107,14 @@ def error_body(error: ApiError) -> bytes:
     """The Google JSON error shape (DECISIONS 2)."""
     status: status_pb2.Status = error.status
     details = [json_format.MessageToDict(d) for d in status.details]
-    payload = {"error": {"code": error.http_status, "status": error.grpc_code.name, "message": status.message, "details": details}}
+    payload = {
+        "error": {
+            "code": error.http_status,
+            "status": error.grpc_code.name,
+            "message": status.message,
+            "details": details,
+        }
+    }
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -193,14 +200,21 @@ class RestBridge:
             (b"vary", b"Origin"),
             (b"access-control-allow-methods", b"GET, POST, PATCH, PUT, DELETE, OPTIONS"),
             (b"access-control-allow-headers", b"Authorization, Content-Type, X-Request-Id, X-Publishable-Api-Key"),
-            (b"access-control-expose-headers", b"X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset"),
+            (
+                b"access-control-expose-headers",
+                b"X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset",
+            ),
             (b"access-control-max-age", b"3600"),
         ]
 
     async def _read_body(self, scope: Scope, receive: Receive, headers: Mapping[str, str]) -> bytes:
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self._max_body:
-            raise RequestError(REQUEST_TOO_LARGE, f"The body has {declared} bytes; the limit is {self._max_body}.", limitBytes=self._max_body)
+            raise RequestError(
+                REQUEST_TOO_LARGE,
+                f"The body has {declared} bytes; the limit is {self._max_body}.",
+                limitBytes=self._max_body,
+            )
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -209,14 +223,24 @@ class RestBridge:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self._max_body:
-                raise RequestError(REQUEST_TOO_LARGE, f"The body exceeds the limit of {self._max_body} bytes.", limitBytes=self._max_body)
+                raise RequestError(
+                    REQUEST_TOO_LARGE,
+                    f"The body exceeds the limit of {self._max_body} bytes.",
+                    limitBytes=self._max_body,
+                )
             chunks.append(chunk)
             if not message.get("more_body"):
                 break
         return b"".join(chunks)
 
     async def _dispatch(
-        self, scope: Scope, receive: Receive, headers: dict[str, str], verb: str, path: str, request_id: str,
+        self,
+        scope: Scope,
+        receive: Receive,
+        headers: dict[str, str],
+        verb: str,
+        path: str,
+        request_id: str,
         extra_headers: list[tuple[bytes, bytes]],
     ) -> tuple[int, bytes] | _OpenStream:
         if verb == "POST":
@@ -229,14 +253,22 @@ class RestBridge:
             allowed = self.routes.allowed_verbs(path)
             if allowed:
                 extra_headers.append((b"allow", ", ".join(allowed).encode()))
-                raise RequestError(METHOD_NOT_ALLOWED, f"{verb} is not allowed on {path}; use {', '.join(allowed)}.", allowed=",".join(allowed))
+                raise RequestError(
+                    METHOD_NOT_ALLOWED,
+                    f"{verb} is not allowed on {path}; use {', '.join(allowed)}.",
+                    allowed=",".join(allowed),
+                )
             raise RequestError(ROUTE_NOT_FOUND, f"No route matches {verb} {path}.", path=path)
         route, path_values = matched
         body = await self._read_body(scope, receive, headers)
         if body and not route.binding.body:
             raise RequestError(BODY_NOT_ALLOWED, f"{verb} {route.template} takes no request body.", method=verb)
         if body and headers.get("content-type", _JSON).split(";", 1)[0].strip().lower() != _JSON:
-            raise RequestError(UNSUPPORTED_MEDIA_TYPE, "Send the body as application/json.", contentType=headers.get("content-type", ""))
+            raise RequestError(
+                UNSUPPORTED_MEDIA_TYPE,
+                "Send the body as application/json.",
+                contentType=headers.get("content-type", ""),
+            )
         method = route.method
         handler = self._handlers[method.full_name]
         client = scope.get("client")
@@ -255,7 +287,13 @@ class RestBridge:
 
     # -- Server-Sent Events -------------------------------------------------------------
     async def _open_stream(
-        self, method: MethodInfo, handler: StreamHandler, request: Message, headers: dict[str, str], peer: str, request_id: str
+        self,
+        method: MethodInfo,
+        handler: StreamHandler,
+        request: Message,
+        headers: dict[str, str],
+        peer: str,
+        request_id: str,
     ) -> _OpenStream:
         """Start the stream and wait until its handler accepted the request (it calls
         ``call.stream_open()``), sent a first message or failed. A failure here raises,
@@ -272,7 +310,9 @@ class RestBridge:
             async for item in handler(req, call):
                 yield item
 
-        iterator = self._pipeline.stream(method, request, accepted, transport="rest", headers=headers, peer=peer, request_id=request_id)
+        iterator = self._pipeline.stream(
+            method, request, accepted, transport="rest", headers=headers, peer=peer, request_id=request_id
+        )
         first = asyncio.create_task(_next(iterator))
         waiter = asyncio.create_task(opened.wait())
         try:
@@ -286,14 +326,20 @@ class RestBridge:
             raise cast(BaseException, first.exception())
         return _OpenStream(iterator, first, dict(calls[0].response_headers) if calls else {})
 
-    async def _stream(self, send: Send, receive: Receive, stream: _OpenStream, headers: list[tuple[bytes, bytes]]) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": [*headers, *_SECURITY_HEADERS, *_SSE_HEADERS]})
+    async def _stream(
+        self, send: Send, receive: Receive, stream: _OpenStream, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [*headers, *_SECURITY_HEADERS, *_SSE_HEADERS]}
+        )
         disconnect = asyncio.create_task(self._disconnected(receive))
         pending = stream.first
         gone = False
         try:
             while True:
-                done, _ = await asyncio.wait({pending, disconnect}, timeout=self.sse_keepalive_s, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    {pending, disconnect}, timeout=self.sse_keepalive_s, return_when=asyncio.FIRST_COMPLETED
+                )
                 if disconnect in done:
                     gone = True
                     break
@@ -351,7 +397,13 @@ class RestBridge:
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
     async def _respond(
-        self, send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]], *, content_type: str | None = _JSON
+        self,
+        send: Send,
+        status: int,
+        body: bytes,
+        headers: list[tuple[bytes, bytes]],
+        *,
+        content_type: str | None = _JSON,
     ) -> None:
         raw = [*headers, *_SECURITY_HEADERS, (b"content-length", str(len(body)).encode())]
         if content_type:

@@ -131,7 +131,10 @@ class ApiKeys:
     async def verify(self, key: str) -> Principal:
         """The principal of a presented key; raises UNAUTHENTICATED reasons otherwise."""
         if not looks_like_api_key(key):
-            raise RequestError(INVALID_API_KEY, "The API key is malformed; keys look like sk_... or pk_... with 32 characters after the prefix.")
+            raise RequestError(
+                INVALID_API_KEY,
+                "The API key is malformed; keys look like sk_... or pk_... with 32 characters after the prefix.",
+            )
         digest = _digest(key)
         cache_key = f"auth:key:{digest}"
         cached = await self._cache.get(cache_key)
@@ -143,10 +146,16 @@ class ApiKeys:
         if data is None:
             raise RequestError(INVALID_API_KEY, "The API key is not valid.")
         if data["revoked"]:
-            raise RequestError(API_KEY_REVOKED, f"The API key {data['prefix']}... was revoked.", keyPrefix=data["prefix"])
+            raise RequestError(
+                API_KEY_REVOKED, f"The API key {data['prefix']}... was revoked.", keyPrefix=data["prefix"]
+            )
         if data["expires"] is not None and data["expires"] <= self._clock.now().timestamp():
-            raise RequestError(API_KEY_EXPIRED, f"The API key {data['prefix']}... has expired.", keyPrefix=data["prefix"])
-        return Principal(_PRINCIPAL_KIND[data["kind"]], f"apiKeys/{data['id']}", ScopeSet(parse_scope(s) for s in data["scopes"]))
+            raise RequestError(
+                API_KEY_EXPIRED, f"The API key {data['prefix']}... has expired.", keyPrefix=data["prefix"]
+            )
+        return Principal(
+            _PRINCIPAL_KIND[data["kind"]], f"apiKeys/{data['id']}", ScopeSet(parse_scope(s) for s in data["scopes"])
+        )
 
     async def _load(self, digest: str) -> dict[str, object] | None:
         now = self._clock.now()
@@ -189,7 +198,9 @@ class ApiKeys:
         async with self._db.transaction() as session:
             row = await session.get(ApiKeyRow, key_id, with_for_update=True)
             if row is None:
-                raise AdminError(API_KEY_NOT_FOUND, f"API key apiKeys/{key_id} does not exist.", name=f"apiKeys/{key_id}")
+                raise AdminError(
+                    API_KEY_NOT_FOUND, f"API key apiKeys/{key_id} does not exist.", name=f"apiKeys/{key_id}"
+                )
             if row.revoked_at is None:
                 row.revoked_at = now
                 row.revoke_reason = reason[:500]

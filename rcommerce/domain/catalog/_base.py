@@ -33,10 +33,26 @@ GENERATION_KEY = "catalog:gen"
 # Constraint names (PostgreSQL, MySQL) and "table.column" (SQLite) of the unique indexes
 # that are the final guard against concurrent writers taking the same slug or SKU.
 _UNIQUE: tuple[tuple[tuple[str, str], Reason, str], ...] = (
-    (("uq_products_slug", "products.slug"), PRODUCT_SLUG_TAKEN, "A product with this slug was created concurrently; choose another slug."),
-    (("uq_variants_sku", "variants.sku"), VARIANT_SKU_TAKEN, "A variant with one of these SKUs was created concurrently; choose another SKU."),
-    (("uq_categories_slug", "categories.slug"), CATEGORY_SLUG_TAKEN, "A category with this slug was created concurrently; choose another slug."),
-    (("uq_collections_slug", "collections.slug"), COLLECTION_SLUG_TAKEN, "A collection with this slug was created concurrently; choose another slug."),
+    (
+        ("uq_products_slug", "products.slug"),
+        PRODUCT_SLUG_TAKEN,
+        "A product with this slug was created concurrently; choose another slug.",
+    ),
+    (
+        ("uq_variants_sku", "variants.sku"),
+        VARIANT_SKU_TAKEN,
+        "A variant with one of these SKUs was created concurrently; choose another SKU.",
+    ),
+    (
+        ("uq_categories_slug", "categories.slug"),
+        CATEGORY_SLUG_TAKEN,
+        "A category with this slug was created concurrently; choose another slug.",
+    ),
+    (
+        ("uq_collections_slug", "collections.slug"),
+        COLLECTION_SLUG_TAKEN,
+        "A collection with this slug was created concurrently; choose another slug.",
+    ),
 )
 
 
@@ -52,7 +68,9 @@ def conflict_error(exc: IntegrityError) -> CatalogError | None:
 class ServiceBase:
     """Dependencies and helpers of :class:`CatalogService`; see there for the contract."""
 
-    def __init__(self, db: Database, cache: Cache, clock: Clock, page_tokens: PageTokens, cache_ttl_s: float = 300) -> None:
+    def __init__(
+        self, db: Database, cache: Cache, clock: Clock, page_tokens: PageTokens, cache_ttl_s: float = 300
+    ) -> None:
         self._db = db
         self._cache = cache
         self._clock = clock

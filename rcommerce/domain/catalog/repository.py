@@ -40,11 +40,15 @@ async def load_products(session: AsyncSession, ids: Sequence[str]) -> list[catal
         return []
     rows = {r.id: r for r in (await session.scalars(select(ProductRow).where(ProductRow.id.in_(ids)))).all()}
     variants = (
-        await session.scalars(select(VariantRow).where(VariantRow.product_id.in_(ids)).order_by(VariantRow.position, VariantRow.id))
+        await session.scalars(
+            select(VariantRow).where(VariantRow.product_id.in_(ids)).order_by(VariantRow.position, VariantRow.id)
+        )
     ).all()
     prices: dict[str, list[VariantPriceRow]] = defaultdict(list)
     price_rows = await session.scalars(
-        select(VariantPriceRow).join(VariantRow, VariantRow.id == VariantPriceRow.variant_id).where(VariantRow.product_id.in_(ids))
+        select(VariantPriceRow)
+        .join(VariantRow, VariantRow.id == VariantPriceRow.variant_id)
+        .where(VariantRow.product_id.in_(ids))
     )
     for price in price_rows:
         prices[price.variant_id].append(price)
@@ -52,7 +56,9 @@ async def load_products(session: AsyncSession, ids: Sequence[str]) -> list[catal
     for variant in variants:
         by_product[variant.product_id].append(convert.variant_to_proto(variant, prices[variant.id]))
     tags: dict[str, list[str]] = defaultdict(list)
-    for tag in await session.scalars(select(ProductTagRow).where(ProductTagRow.product_id.in_(ids)).order_by(ProductTagRow.position)):
+    for tag in await session.scalars(
+        select(ProductTagRow).where(ProductTagRow.product_id.in_(ids)).order_by(ProductTagRow.position)
+    ):
         tags[tag.product_id].append(tag.tag)
     categories: dict[str, list[str]] = defaultdict(list)
     category_rows = await session.scalars(
@@ -62,12 +68,16 @@ async def load_products(session: AsyncSession, ids: Sequence[str]) -> list[catal
         categories[link.product_id].append(link.category_id)
     collections: dict[str, list[str]] = defaultdict(list)
     collection_rows = await session.scalars(
-        select(CollectionProductRow).where(CollectionProductRow.product_id.in_(ids)).order_by(CollectionProductRow.collection_id)
+        select(CollectionProductRow)
+        .where(CollectionProductRow.product_id.in_(ids))
+        .order_by(CollectionProductRow.collection_id)
     )
     for member in collection_rows:
         collections[member.product_id].append(member.collection_id)
     return [
-        convert.product_to_proto(rows[i], by_product[i], tags[i], categories[i], collections[i]) for i in ids if i in rows
+        convert.product_to_proto(rows[i], by_product[i], tags[i], categories[i], collections[i])
+        for i in ids
+        if i in rows
     ]
 
 
@@ -76,7 +86,11 @@ async def free_slug(session: AsyncSession, table: _SlugTable, base: str) -> str:
     base = base or "item"
     pattern = base.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "-%"
     taken = set(
-        (await session.scalars(select(table.slug).where(or_(table.slug == base, table.slug.like(pattern, escape="!"))))).all()
+        (
+            await session.scalars(
+                select(table.slug).where(or_(table.slug == base, table.slug.like(pattern, escape="!")))
+            )
+        ).all()
     )
     if base not in taken:
         return base
@@ -89,7 +103,7 @@ async def free_slug(session: AsyncSession, table: _SlugTable, base: str) -> str:
 async def descendants(session: AsyncSession, category_id: str) -> set[str]:
     """``category_id`` and every category below it, from one query of the whole tree."""
     children: dict[str | None, list[str]] = defaultdict(list)
-    for cid, parent in (await session.execute(select(CategoryRow.id, CategoryRow.parent_id))):
+    for cid, parent in await session.execute(select(CategoryRow.id, CategoryRow.parent_id)):
         children[parent].append(cid)
     found, stack = {category_id}, [category_id]
     while stack:
@@ -134,7 +148,9 @@ def _conditions(f: ProductFilter) -> list[ColumnElement[bool]]:
         where.append(ProductRow.status == f.status)
     if f.category_ids is not None:
         where.append(
-            exists().where(ProductCategoryRow.product_id == ProductRow.id, ProductCategoryRow.category_id.in_(f.category_ids))
+            exists().where(
+                ProductCategoryRow.product_id == ProductRow.id, ProductCategoryRow.category_id.in_(f.category_ids)
+            )
         )
     if f.tag:
         where.append(exists().where(ProductTagRow.product_id == ProductRow.id, ProductTagRow.tag == f.tag))
@@ -142,8 +158,13 @@ def _conditions(f: ProductFilter) -> list[ColumnElement[bool]]:
         pattern = _like(f.query)
         where.append(
             or_(
-                *(func.lower(col).like(pattern, escape="!") for col in (ProductRow.title, ProductRow.description, ProductRow.vendor)),
-                exists().where(ProductTagRow.product_id == ProductRow.id, func.lower(ProductTagRow.tag).like(pattern, escape="!")),
+                *(
+                    func.lower(col).like(pattern, escape="!")
+                    for col in (ProductRow.title, ProductRow.description, ProductRow.vendor)
+                ),
+                exists().where(
+                    ProductTagRow.product_id == ProductRow.id, func.lower(ProductTagRow.tag).like(pattern, escape="!")
+                ),
             )
         )
     if f.min_price is not None or f.max_price is not None:
@@ -188,7 +209,9 @@ async def product_page(session: AsyncSession, f: ProductFilter, offset: int, lim
     if f.collection_id is not None:
         stmt = stmt.join(
             CollectionProductRow,
-            and_(CollectionProductRow.product_id == ProductRow.id, CollectionProductRow.collection_id == f.collection_id),
+            and_(
+                CollectionProductRow.product_id == ProductRow.id, CollectionProductRow.collection_id == f.collection_id
+            ),
         )
     total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
     ids = (await session.scalars(_ordered(stmt, f).offset(offset).limit(limit))).all()

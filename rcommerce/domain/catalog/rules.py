@@ -51,7 +51,11 @@ def slugify(text: str) -> str:
 def check_slug(slug: str, field: str) -> list[FieldViolation]:
     """An explicit slug must already be in slug form (what :func:`slugify` produces)."""
     if len(slug) > MAX_SLUG or not _SLUG.match(slug):
-        return [FieldViolation(field, "must be lower-case letters and digits joined by single hyphens, at most 200 characters")]
+        return [
+            FieldViolation(
+                field, "must be lower-case letters and digits joined by single hyphens, at most 200 characters"
+            )
+        ]
     return []
 
 
@@ -79,9 +83,15 @@ def check_prices(prices: Sequence[common_pb2.Money], field: str) -> None:
     for i, price in enumerate(prices):
         path = f"{field}[{i}]"
         if not money.is_currency(price.currency_code):
-            bad_currency.append(FieldViolation(f"{path}.currency_code", f"{price.currency_code!r} is not an ISO 4217 code such as USD"))
+            bad_currency.append(
+                FieldViolation(f"{path}.currency_code", f"{price.currency_code!r} is not an ISO 4217 code such as USD")
+            )
         elif price.currency_code in seen:
-            bad_price.append(FieldViolation(f"{path}.currency_code", f"{price.currency_code} appears twice; give one price per currency"))
+            bad_price.append(
+                FieldViolation(
+                    f"{path}.currency_code", f"{price.currency_code} appears twice; give one price per currency"
+                )
+            )
         seen.add(price.currency_code)
         if not 0 <= price.amount <= money.MAX_AMOUNT:
             bad_price.append(FieldViolation(f"{path}.amount", f"must be between 0 and {money.MAX_AMOUNT} minor units"))
@@ -127,7 +137,7 @@ def check_option_values(
 
 
 def variant_title(option_values: Mapping[str, str], options: Sequence[catalog_pb2.ProductOption]) -> str:
-    """"S / Black": the values in the product's option order; "Default" without options."""
+    """ "S / Black": the values in the product's option order; "Default" without options."""
     values = [option_values[o.name] for o in options if o.name in option_values]
     return " / ".join(values) if values else "Default"
 

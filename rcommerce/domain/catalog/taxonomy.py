@@ -66,7 +66,9 @@ class TaxonomyMixin(ServiceBase):
         async with self._db.read() as s:
             return convert.category_to_proto(await self._category_row(s, category_id))
 
-    async def list_categories(self, parent: str, page_size_: int, page_token: str) -> catalog_pb2.ListCategoriesResponse:
+    async def list_categories(
+        self, parent: str, page_size_: int, page_token: str
+    ) -> catalog_pb2.ListCategoriesResponse:
         """Children of ``parent`` (roots when empty) by position, then id."""
         size = page_size(page_size_)
         offset = self._tokens.decode(page_token, f"categories:parent={parent}")
@@ -78,9 +80,13 @@ class TaxonomyMixin(ServiceBase):
                 stmt = stmt.where(CategoryRow.parent_id == parent_id)
             else:
                 stmt = stmt.where(CategoryRow.parent_id.is_(None))
-            rows = (await s.scalars(stmt.order_by(CategoryRow.position, CategoryRow.id).offset(offset).limit(size + 1))).all()
+            rows = (
+                await s.scalars(stmt.order_by(CategoryRow.position, CategoryRow.id).offset(offset).limit(size + 1))
+            ).all()
         token = self._tokens.encode(offset + size, f"categories:parent={parent}") if len(rows) > size else ""
-        return catalog_pb2.ListCategoriesResponse(categories=[convert.category_to_proto(r) for r in rows[:size]], next_page_token=token)
+        return catalog_pb2.ListCategoriesResponse(
+            categories=[convert.category_to_proto(r) for r in rows[:size]], next_page_token=token
+        )
 
     async def get_category_tree(self, root: str = "") -> catalog_pb2.CategoryTree:
         """The subtree under ``root`` (the whole forest when empty), from one query."""
@@ -95,7 +101,9 @@ class TaxonomyMixin(ServiceBase):
             children[r.parent_id].append(r)
 
         def node(r: CategoryRow) -> catalog_pb2.CategoryTreeNode:
-            return catalog_pb2.CategoryTreeNode(category=convert.category_to_proto(r), children=[node(c) for c in children[r.id]])
+            return catalog_pb2.CategoryTreeNode(
+                category=convert.category_to_proto(r), children=[node(c) for c in children[r.id]]
+            )
 
         tops = [by_id[root_id]] if root_id is not None else children[None]
         return catalog_pb2.CategoryTree(roots=[node(r) for r in tops])
@@ -128,14 +136,22 @@ class TaxonomyMixin(ServiceBase):
         async with self._write() as s:
             row = await self._category_row(s, category_id)
             deleted = convert.category_to_proto(row)
-            await s.execute(update(CategoryRow).where(CategoryRow.parent_id == category_id).values(parent_id=row.parent_id, updated_at=now))
+            await s.execute(
+                update(CategoryRow)
+                .where(CategoryRow.parent_id == category_id)
+                .values(parent_id=row.parent_id, updated_at=now)
+            )
             await s.execute(delete(CategoryRow).where(CategoryRow.id == category_id))
             record_event(s, "category.deleted", deleted.name, deleted, now)
 
     async def _category_row(self, s: AsyncSession, category_id: str) -> CategoryRow:
         row = await s.get(CategoryRow, category_id)
         if row is None:
-            raise CatalogError(CATEGORY_NOT_FOUND, f"Category categories/{category_id} does not exist.", category=f"categories/{category_id}")
+            raise CatalogError(
+                CATEGORY_NOT_FOUND,
+                f"Category categories/{category_id} does not exist.",
+                category=f"categories/{category_id}",
+            )
         return row
 
     async def _parent_id(self, s: AsyncSession, parent: str, moving: str | None) -> str | None:
@@ -153,7 +169,11 @@ class TaxonomyMixin(ServiceBase):
         if slug:
             if slug != row.slug and await s.scalar(select(table.id).where(table.slug == slug)) is not None:
                 reason_ = CATEGORY_SLUG_TAKEN if table is CategoryRow else COLLECTION_SLUG_TAKEN
-                raise CatalogError(reason_, f"Another {table.__tablename__[:-1]} already uses the slug {slug!r}; choose another or leave it empty.", slug=slug)
+                raise CatalogError(
+                    reason_,
+                    f"Another {table.__tablename__[:-1]} already uses the slug {slug!r}; choose another or leave it empty.",
+                    slug=slug,
+                )
             row.slug = slug
             return
         base = rules.slugify(title) or "item"
@@ -165,7 +185,14 @@ class TaxonomyMixin(ServiceBase):
         rules.raise_all(_own_violations(collection.title, collection.slug, COLLECTION_PATHS, "collection"))
         now = self._clock.now()
         async with self._write() as s:
-            row = CollectionRow(id=new_id("col", now), title=collection.title, slug="", description=collection.description, created_at=now, updated_at=now)
+            row = CollectionRow(
+                id=new_id("col", now),
+                title=collection.title,
+                slug="",
+                description=collection.description,
+                created_at=now,
+                updated_at=now,
+            )
             await self._set_group_slug(s, row, collection.slug, collection.title)
             s.add(row)
             await s.flush()
@@ -183,14 +210,19 @@ class TaxonomyMixin(ServiceBase):
         size = page_size(page_size_)
         offset = self._tokens.decode(page_token, "collections")
         async with self._db.read() as s:
-            rows = (await s.scalars(select(CollectionRow).order_by(CollectionRow.id).offset(offset).limit(size + 1))).all()
+            rows = (
+                await s.scalars(select(CollectionRow).order_by(CollectionRow.id).offset(offset).limit(size + 1))
+            ).all()
             counts = await repository.count_collection_products(s, [r.id for r in rows])
         token = self._tokens.encode(offset + size, "collections") if len(rows) > size else ""
         return catalog_pb2.ListCollectionsResponse(
-            collections=[convert.collection_to_proto(r, counts.get(r.id, 0)) for r in rows[:size]], next_page_token=token
+            collections=[convert.collection_to_proto(r, counts.get(r.id, 0)) for r in rows[:size]],
+            next_page_token=token,
         )
 
-    async def update_collection(self, collection: catalog_pb2.Collection, update_mask: FieldMask) -> catalog_pb2.Collection:
+    async def update_collection(
+        self, collection: catalog_pb2.Collection, update_mask: FieldMask
+    ) -> catalog_pb2.Collection:
         collection_id = parse_name(collection.name, "collections", "col", "collection.name")
         paths = resolve_mask(update_mask, collection, COLLECTION_PATHS)
         rules.raise_all(_own_violations(collection.title, collection.slug, paths, "collection"))
@@ -216,7 +248,9 @@ class TaxonomyMixin(ServiceBase):
             await s.execute(delete(CollectionRow).where(CollectionRow.id == collection_id))
             record_event(s, "collection.deleted", deleted.name, deleted, now)
 
-    async def add_collection_products(self, collection: str, products: Sequence[str], position: int | None = None) -> catalog_pb2.Collection:
+    async def add_collection_products(
+        self, collection: str, products: Sequence[str], position: int | None = None
+    ) -> catalog_pb2.Collection:
         """Insert ``products`` at ``position`` (clamped; None appends); members named again move."""
         added = self._product_ids(products)
 
@@ -230,7 +264,13 @@ class TaxonomyMixin(ServiceBase):
     async def remove_collection_products(self, collection: str, products: Sequence[str]) -> catalog_pb2.Collection:
         """Remove ``products``; names that are not members are ignored."""
         removed = set(self._product_ids(products))
-        return await self._rearrange(collection, [], lambda members: [m for m in members if m not in removed], "collection.product_removed", list(removed))
+        return await self._rearrange(
+            collection,
+            [],
+            lambda members: [m for m in members if m not in removed],
+            "collection.product_removed",
+            list(removed),
+        )
 
     async def reorder_collection_products(self, collection: str, products: Sequence[str]) -> catalog_pb2.Collection:
         """Set the order; ``products`` must name every member exactly once."""
@@ -238,7 +278,13 @@ class TaxonomyMixin(ServiceBase):
 
         def arrange(members: list[str]) -> list[str]:
             if sorted(order) != sorted(members):
-                rules.raise_all([FieldViolation("products", "must list every product of the collection exactly once, and nothing else")])
+                rules.raise_all(
+                    [
+                        FieldViolation(
+                            "products", "must list every product of the collection exactly once, and nothing else"
+                        )
+                    ]
+                )
             return order
 
         return await self._rearrange(collection, [], arrange, "collection.reordered")
@@ -246,7 +292,14 @@ class TaxonomyMixin(ServiceBase):
     def _product_ids(self, products: Sequence[str]) -> list[str]:
         return list(dict.fromkeys(parse_name(p, "products", "prod", f"products[{i}]") for i, p in enumerate(products)))
 
-    async def _rearrange(self, collection: str, must_exist: list[str], arrange: Callable[[list[str]], list[str]], event: str, removed: list[str] | None = None) -> catalog_pb2.Collection:
+    async def _rearrange(
+        self,
+        collection: str,
+        must_exist: list[str],
+        arrange: Callable[[list[str]], list[str]],
+        event: str,
+        removed: list[str] | None = None,
+    ) -> catalog_pb2.Collection:
         collection_id = parse_name(collection, "collections", "col", "collection")
         now = self._clock.now()
         async with self._write() as s:
@@ -255,7 +308,9 @@ class TaxonomyMixin(ServiceBase):
                 found = set((await s.scalars(select(ProductRow.id).where(ProductRow.id.in_(must_exist)))).all())
                 missing = [p for p in must_exist if p not in found]
                 if missing:
-                    raise CatalogError(PRODUCT_NOT_FOUND, f"Product products/{missing[0]} does not exist.", productId=missing[0])
+                    raise CatalogError(
+                        PRODUCT_NOT_FOUND, f"Product products/{missing[0]} does not exist.", productId=missing[0]
+                    )
             members = list(
                 (await s.scalars(select(CollectionProductRow.product_id).where(CollectionProductRow.collection_id == collection_id)
                                  .order_by(CollectionProductRow.position))).all()
@@ -264,7 +319,10 @@ class TaxonomyMixin(ServiceBase):
             # Positions stay dense (0..n-1), so rewriting the membership is simplest and
             # keeps the primary key free of transient duplicates.
             await s.execute(delete(CollectionProductRow).where(CollectionProductRow.collection_id == collection_id))
-            s.add_all(CollectionProductRow(collection_id=collection_id, product_id=p, position=i) for i, p in enumerate(arranged))
+            s.add_all(
+                CollectionProductRow(collection_id=collection_id, product_id=p, position=i)
+                for i, p in enumerate(arranged)
+            )
             row.updated_at = now
             await s.flush()
             result = await self._collection_proto(s, row)
@@ -275,9 +333,15 @@ class TaxonomyMixin(ServiceBase):
     async def _collection_row(self, s: AsyncSession, collection_id: str) -> CollectionRow:
         row = await s.get(CollectionRow, collection_id)
         if row is None:
-            raise CatalogError(COLLECTION_NOT_FOUND, f"Collection collections/{collection_id} does not exist.", collection=f"collections/{collection_id}")
+            raise CatalogError(
+                COLLECTION_NOT_FOUND,
+                f"Collection collections/{collection_id} does not exist.",
+                collection=f"collections/{collection_id}",
+            )
         return row
 
     async def _collection_proto(self, s: AsyncSession, row: CollectionRow) -> catalog_pb2.Collection:
-        count = await s.scalar(select(func.count()).select_from(CollectionProductRow).where(CollectionProductRow.collection_id == row.id))
+        count = await s.scalar(
+            select(func.count()).select_from(CollectionProductRow).where(CollectionProductRow.collection_id == row.id)
+        )
         return convert.collection_to_proto(row, int(count or 0))

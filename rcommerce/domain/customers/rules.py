@@ -67,5 +67,3 @@ def currency_violation(code: str, field: str) -> FieldViolation | None:
     if code and not (_CURRENCY.match(code) and is_currency(code)):
         return FieldViolation(field, "must be an active upper-case ISO 4217 code or empty")
     return None
-
-

@@ -100,9 +100,7 @@ LEDGER_COLUMNS = tuple(f.name for f in fields(LedgerEntry))
 
 # Built once (their compiled form and cache key are reused), executed with parameters.
 #: The payment FOR UPDATE with its ledger (or either alone).
-_LOCKED_WITH_LEDGER = LockedWithChildren(
-    PAYMENTS, PAYMENT_COLUMNS, "id", LEDGER, LEDGER_COLUMNS, "payment_id", "seq"
-)
+_LOCKED_WITH_LEDGER = LockedWithChildren(PAYMENTS, PAYMENT_COLUMNS, "id", LEDGER, LEDGER_COLUMNS, "payment_id", "seq")
 #: The columns to set come with the parameters.
 _UPDATE = update(PAYMENTS).where(PAYMENTS.c.id == bindparam("id_"))
 _LOCK_IF_FREE = (

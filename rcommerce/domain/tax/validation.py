@@ -44,5 +44,3 @@ def postal_violations(patterns: Sequence[str], field: str) -> list[FieldViolatio
                 FieldViolation(f"{field}[{i}]", f"{p!r} is not a postal pattern: use 100*, 10451-10475 or 10001")
             )
     return out
-
-

@@ -97,7 +97,11 @@ def test_option_values_without_options() -> None:
     [
         pytest.param(OPTIONS, [], id="valid"),
         pytest.param([C.ProductOption(name="", values=["a"])], ["o[0].name"], id="unnamed"),
-        pytest.param([C.ProductOption(name="A", values=["a"]), C.ProductOption(name="A", values=["b"])], ["o[1].name"], id="duplicate-name"),
+        pytest.param(
+            [C.ProductOption(name="A", values=["a"]), C.ProductOption(name="A", values=["b"])],
+            ["o[1].name"],
+            id="duplicate-name",
+        ),
         pytest.param([C.ProductOption(name="A")], ["o[0].values"], id="no-values"),
         pytest.param([C.ProductOption(name="A", values=["a", "a"])], ["o[0].values"], id="duplicate-value"),
     ],
@@ -141,7 +145,11 @@ def test_parse_order_by_rejects(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("title", "ok"),
-    [pytest.param("Tee", True, id="ok"), pytest.param("  ", False, id="blank"), pytest.param("x" * 256, False, id="too-long")],
+    [
+        pytest.param("Tee", True, id="ok"),
+        pytest.param("  ", False, id="blank"),
+        pytest.param("x" * 256, False, id="too-long"),
+    ],
 )
 def test_check_title(title: str, ok: bool) -> None:
     assert (rules.check_title(title, "t") == []) is ok
@@ -151,7 +159,9 @@ def test_check_title(title: str, ok: bool) -> None:
     ("paths", "message", "resolved"),
     [
         pytest.param(["*"], C.Product(), ["title", "slug", "status"], id="star-is-all"),
-        pytest.param([], C.Product(title="T", status=C.PRODUCT_STATUS_ACTIVE), ["title", "status"], id="empty-is-populated"),
+        pytest.param(
+            [], C.Product(title="T", status=C.PRODUCT_STATUS_ACTIVE), ["title", "status"], id="empty-is-populated"
+        ),
         pytest.param(["slug", "slug"], C.Product(), ["slug"], id="deduplicated"),
     ],
 )
@@ -172,7 +182,9 @@ class _Orig(Exception):
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        pytest.param('duplicate key value violates unique constraint "uq_products_slug"', "PRODUCT_SLUG_TAKEN", id="postgresql"),
+        pytest.param(
+            'duplicate key value violates unique constraint "uq_products_slug"', "PRODUCT_SLUG_TAKEN", id="postgresql"
+        ),
         pytest.param("Duplicate entry 'X-1' for key 'uq_variants_sku'", "VARIANT_SKU_TAKEN", id="mysql"),
         pytest.param("UNIQUE constraint failed: categories.slug", "CATEGORY_SLUG_TAKEN", id="sqlite"),
         pytest.param("UNIQUE constraint failed: collections.slug", "COLLECTION_SLUG_TAKEN", id="sqlite-collection"),

@@ -70,7 +70,9 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer(), nullable=False),
         *_times(),
         sa.PrimaryKeyConstraint("id", name="pk_variants"),
-        sa.ForeignKeyConstraint(["product_id"], ["products.id"], name="fk_variants_product_id_products", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["product_id"], ["products.id"], name="fk_variants_product_id_products", ondelete="CASCADE"
+        ),
         sa.UniqueConstraint("sku", name="uq_variants_sku"),
     )
     op.create_index("ix_variants_product_id", "variants", ["product_id"])
@@ -80,7 +82,9 @@ def upgrade() -> None:
         sa.Column("currency_code", sa.String(3), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("variant_id", "currency_code", name="pk_variant_prices"),
-        sa.ForeignKeyConstraint(["variant_id"], ["variants.id"], name="fk_variant_prices_variant_id_variants", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["variant_id"], ["variants.id"], name="fk_variant_prices_variant_id_variants", ondelete="CASCADE"
+        ),
     )
     op.create_index("ix_variant_prices_currency_code_amount", "variant_prices", ["currency_code", "amount"])
     op.create_table(
@@ -89,7 +93,9 @@ def upgrade() -> None:
         sa.Column("tag", sa.String(255), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("product_id", "tag", name="pk_product_tags"),
-        sa.ForeignKeyConstraint(["product_id"], ["products.id"], name="fk_product_tags_product_id_products", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["product_id"], ["products.id"], name="fk_product_tags_product_id_products", ondelete="CASCADE"
+        ),
     )
     op.create_index("ix_product_tags_tag", "product_tags", ["tag"])
     op.create_table(
@@ -103,7 +109,9 @@ def upgrade() -> None:
         sa.Column("image_url", sa.Text(), nullable=False),
         *_times(),
         sa.PrimaryKeyConstraint("id", name="pk_categories"),
-        sa.ForeignKeyConstraint(["parent_id"], ["categories.id"], name="fk_categories_parent_id_categories", ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["parent_id"], ["categories.id"], name="fk_categories_parent_id_categories", ondelete="SET NULL"
+        ),
         sa.UniqueConstraint("slug", name="uq_categories_slug"),
     )
     op.create_index("ix_categories_parent_id", "categories", ["parent_id"])
@@ -113,8 +121,12 @@ def upgrade() -> None:
         sa.Column("category_id", sa.String(40), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("product_id", "category_id", name="pk_product_categories"),
-        sa.ForeignKeyConstraint(["product_id"], ["products.id"], name="fk_product_categories_product_id_products", ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["category_id"], ["categories.id"], name="fk_product_categories_category_id_categories", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["product_id"], ["products.id"], name="fk_product_categories_product_id_products", ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["category_id"], ["categories.id"], name="fk_product_categories_category_id_categories", ondelete="CASCADE"
+        ),
     )
     op.create_index("ix_product_categories_category_id", "product_categories", ["category_id"])
     op.create_table(
@@ -133,13 +145,29 @@ def upgrade() -> None:
         sa.Column("product_id", sa.String(40), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("collection_id", "product_id", name="pk_collection_products"),
-        sa.ForeignKeyConstraint(["collection_id"], ["collections.id"], name="fk_collection_products_collection_id_collections", ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["product_id"], ["products.id"], name="fk_collection_products_product_id_products", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["collection_id"],
+            ["collections.id"],
+            name="fk_collection_products_collection_id_collections",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["product_id"], ["products.id"], name="fk_collection_products_product_id_products", ondelete="CASCADE"
+        ),
     )
     op.create_index("ix_collection_products_product_id", "collection_products", ["product_id"])
 
 
 def downgrade() -> None:
     # Dropping a table drops its indexes; MySQL refuses to drop an index a foreign key uses.
-    for table in ("collection_products", "collections", "product_categories", "categories", "product_tags", "variant_prices", "variants", "products"):
+    for table in (
+        "collection_products",
+        "collections",
+        "product_categories",
+        "categories",
+        "product_tags",
+        "variant_prices",
+        "variants",
+        "products",
+    ):
         op.drop_table(table)

@@ -16,6 +16,7 @@ from rcommerce.auth.scopes import CUSTOMER_SCOPES, parse_scopes
 from rcommerce.db import Database
 from rcommerce.domain.carts.models import CartRow
 from rcommerce.domain.carts.wiring import guard_cart_payments
+from rcommerce.domain.orders.models import OrderRow
 from rcommerce.domain.orders.repository import OrderRepository
 from rcommerce.domain.orders.wiring import connect_order_payments
 from rcommerce.domain.payments.models import IdempotencyKeyRow, PaymentRow
@@ -189,4 +190,34 @@ async def test_a_collection_without_a_guard_refuses_every_caller(scene: Scene) -
     request = scene.request(name, scene.tokens[name])
     with pytest.raises(RuntimeError, match="No payment target guard"):
         await unguarded.create_payment(request, STAFF)
+    assert await scene.written(name, request.idempotency_key) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("target", ["guest cart", "ann's order"])
+async def test_a_payment_is_in_the_targets_currency(scene: Scene, target: str) -> None:
+    """An order's payment status adds up its payments' amounts: they share its currency."""
+    name = scene.targets[target]
+    request = scene.request(name, scene.tokens.get(name, ""))
+    request.currency_code = "EUR"
+    with pytest.raises(DomainError) as caught:
+        await scene.payments.create_payment(request, STAFF)
+    assert caught.value.reason.name == "VALIDATION_FAILED"
+    assert [v.field for v in caught.value.violations] == ["currency_code"]
+    assert "USD" in caught.value.violations[0].description
+    assert await scene.written(name, request.idempotency_key) == (0, 0, 0)
+
+
+async def test_a_cancelled_order_takes_no_payment(scene: Scene) -> None:
+    name = scene.targets["ann's order"]
+    async with scene.w.db.transaction() as s:
+        await s.execute(
+            update(OrderRow)
+            .where(OrderRow.id == name.removeprefix("orders/"))
+            .values(status="cancelled", cancelled_at=scene.w.clock.now())
+        )
+    request = scene.request(name)
+    for who in ("staff", "ann"):
+        with pytest.raises(DomainError) as caught:
+            await scene.payments.create_payment(request, scene.principals[who])
+        assert caught.value.reason.name == "ORDER_ALREADY_CANCELLED"
     assert await scene.written(name, request.idempotency_key) == (0, 0, 0)

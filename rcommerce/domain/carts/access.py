@@ -30,6 +30,7 @@ from rcommerce.domain.carts.errors import (
     CartError,
 )
 from rcommerce.domain.carts.state import CartView, load_cart
+from rcommerce.errors import invalid
 
 __all__ = ["check_access", "check_open", "check_payable", "check_unexpired", "hash_token", "new_token"]
 
@@ -86,15 +87,20 @@ def check_unexpired(cart: CartView, now: datetime) -> None:
         )  # fmt: skip
 
 
-async def check_payable(session: AsyncSession, cart_id: str, principal: Principal, token: str, now: datetime) -> None:
+async def check_payable(
+    session: AsyncSession, cart_id: str, principal: Principal, token: str, now: datetime, currency_code: str
+) -> None:
     """Raise unless ``principal`` (with ``token``) may pay cart ``cart_id`` now, in the
     order and with the reasons of a cart command: CART_NOT_FOUND, then :func:`check_access`
     (a guest cart needs its token, a customer's cart its customer; secret keys pass), then
     :func:`check_open` (a converted cart is CART_CONVERTED: its order is paid instead; an
-    expired one CART_EXPIRED). One read of the cart, unlocked: checkout, the cart's own
+    expired one CART_EXPIRED), then the currency (the cart's, else VALIDATION_FAILED on
+    ``currency_code``). One read of the cart, unlocked: checkout, the cart's own
     payer, locks and checks the cart itself and does not come through here."""
     cart = await load_cart(session, cart_id)
     if cart is None:
         raise CartError(CART_NOT_FOUND, f"Cart carts/{cart_id} does not exist.", cart=f"carts/{cart_id}")
     check_access(cart, principal, token)
     check_open(cart, now)
+    if currency_code != cart.currency_code:
+        raise invalid("currency_code", f"must be the currency of carts/{cart_id}, {cart.currency_code}")

@@ -22,6 +22,7 @@ from rcommerce.domain.regions.directory import RegionDirectory
 from rcommerce.domain.shipping.quoting import ShippingQuoter
 from rcommerce.domain.tax.calculator import TaxCalculator
 from rcommerce.domain.tax.vat_checker import VatIdChecker
+from rcommerce.gen.v1 import payments_pb2
 from rcommerce.plugins.manager import ProviderRegistry
 
 __all__ = ["build_cart_service", "build_pricing_engine", "guard_cart_payments"]
@@ -75,7 +76,10 @@ def guard_cart_payments(payments: PaymentService, clock: Clock) -> None:
     """Who may pay a cart (``CreatePayment`` with a "carts/..." target): whoever may change
     it, while it takes changes (:func:`~rcommerce.domain.carts.access.check_payable`)."""
 
-    async def guard(session: AsyncSession, target: str, principal: Principal, token: str) -> None:
-        await check_payable(session, target.removeprefix("carts/"), principal, token, clock.now())
+    async def guard(session: AsyncSession, request: payments_pb2.CreatePaymentRequest, principal: Principal) -> None:
+        await check_payable(
+            session, request.target.removeprefix("carts/"), principal, request.cart_token, clock.now(),
+            request.currency_code,
+        )  # fmt: skip
 
     payments.guard_targets("carts", guard)

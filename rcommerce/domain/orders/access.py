@@ -14,19 +14,24 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rcommerce.auth.principal import Principal, customer_id_of
-from rcommerce.domain.orders.errors import OrderError
+from rcommerce.domain.orders.errors import ORDER_ALREADY_CANCELLED, OrderError
 from rcommerce.domain.orders.models import OrderRow
 from rcommerce.domain.orders.repository import not_found
-from rcommerce.errors import INSUFFICIENT_PERMISSIONS
+from rcommerce.errors import INSUFFICIENT_PERMISSIONS, invalid
 
 __all__ = ["check_payable"]
 
-_ORDER_CUSTOMER = select(OrderRow.customer_id).where(OrderRow.id == bindparam("order_id"))
+_ORDER = select(OrderRow.customer_id, OrderRow.status, OrderRow.currency, OrderRow.cancelled_at).where(
+    OrderRow.id == bindparam("order_id")
+)
 
 
-async def check_payable(session: AsyncSession, order_id: str, principal: Principal) -> None:
-    """Raise unless ``principal`` may pay order ``order_id``: permission first (without
-    reading the order), then existence and ownership (one read of the order's customer)."""
+async def check_payable(session: AsyncSession, order_id: str, principal: Principal, currency_code: str) -> None:
+    """Raise unless ``principal`` may pay order ``order_id`` in ``currency_code``:
+    permission first (without reading the order), then existence and ownership, then the
+    order's state (a cancelled order is ORDER_ALREADY_CANCELLED) and currency (the
+    order's, else VALIDATION_FAILED: its payment status adds up amounts of one currency);
+    one read of the order."""
     name = f"orders/{order_id}"
     caller = customer_id_of(principal)
     if not principal.is_staff and caller is None:
@@ -36,6 +41,14 @@ async def check_payable(session: AsyncSession, order_id: str, principal: Princip
             target=name,
         )
     # A missing order reads as None; a guest order's customer is "", nobody's id.
-    customer = await session.scalar(_ORDER_CUSTOMER, {"order_id": order_id})
-    if customer is None or (not principal.is_staff and customer != caller):
+    order = (await session.execute(_ORDER, {"order_id": order_id})).first()
+    if order is None or (not principal.is_staff and order.customer_id != caller):
         raise not_found(name)
+    if order.status == "cancelled":
+        cancelled = order.cancelled_at.isoformat() if order.cancelled_at else ""
+        raise OrderError(
+            ORDER_ALREADY_CANCELLED, f"Order {name} is cancelled; it takes no payment.", order=name,
+            cancelTime=cancelled,
+        )  # fmt: skip
+    if currency_code != order.currency:
+        raise invalid("currency_code", f"must be the currency of {name}, {order.currency}")

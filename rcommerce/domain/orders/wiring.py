@@ -28,7 +28,7 @@ from rcommerce.domain.orders.service import OrderService
 from rcommerce.domain.payments.service import PaymentService
 from rcommerce.domain.promotions.evaluator import PromotionEvaluator
 from rcommerce.domain.regions.directory import RegionDirectory
-from rcommerce.gen.v1 import orders_pb2_grpc
+from rcommerce.gen.v1 import orders_pb2_grpc, payments_pb2
 from rcommerce.pagination import PageTokens
 from rcommerce.plugins.manager import ProviderRegistry
 
@@ -66,8 +66,8 @@ def connect_order_payments(payments: PaymentService, repository: OrderRepository
     and the order's statuses derived again in every transaction that moves one of its
     payments."""
 
-    async def guard(session: AsyncSession, target: str, principal: Principal, token: str) -> None:
-        await check_payable(session, target.removeprefix("orders/"), principal)
+    async def guard(session: AsyncSession, request: payments_pb2.CreatePaymentRequest, principal: Principal) -> None:
+        await check_payable(session, request.target.removeprefix("orders/"), principal, request.currency_code)
 
     payments.guard_targets("orders", guard)
     payments.observe_targets("orders", repository.on_payment_changed)

@@ -156,11 +156,12 @@ M = TypeVar("M", bound=Message)
 #: about the payment changed (a replayed answer, a refused operation, a gateway failure).
 TargetObserver = Callable[[AsyncSession, str], Awaitable[None]]
 #: Awaited by ``CreatePayment`` in its claim's transaction, before anything is written,
-#: with the target ("carts/cart_..."), the caller and the target's secret the caller sent
-#: (a guest cart's ``cart_token``, "" when none). Returns when the caller may pay the
-#: target; raises the owner's reason when it may not (CART_NOT_FOUND, CART_TOKEN_REQUIRED,
-#: ORDER_NOT_FOUND ...). Reads only: the claim writes after it.
-TargetGuard = Callable[[AsyncSession, str, Principal, str], Awaitable[None]]
+#: with the request (its ``target`` "carts/cart_...", its ``currency_code``, the target's
+#: secret the caller sent: a guest cart's ``cart_token``) and the caller. Returns when the
+#: caller may pay the target in that currency; raises the owner's reason when it may not
+#: (CART_NOT_FOUND, CART_TOKEN_REQUIRED, ORDER_NOT_FOUND, a currency that is not the
+#: target's ...). Reads only: the claim writes after it.
+TargetGuard = Callable[[AsyncSession, "P.CreatePaymentRequest", Principal], Awaitable[None]]
 #: A payment as a mapped object (off the hot path) or as a Core record (claim and apply).
 AnyPayment = PaymentRow | PaymentRecord
 
@@ -292,15 +293,15 @@ class PaymentService:
         Payments for a collection without a guard are refused."""
         self._guards[collection] = guard
 
-    async def _check_target(self, s: AsyncSession, target: str, principal: Principal, token: str) -> None:
-        collection = target.partition("/")[0]
+    async def _check_target(self, s: AsyncSession, request: P.CreatePaymentRequest, principal: Principal) -> None:
+        collection = request.target.partition("/")[0]
         guard = self._guards.get(collection)
         if guard is None:  # a wiring mistake: refuse (INTERNAL, logged) rather than pay anything
             raise RuntimeError(
                 f"No payment target guard is registered for {collection!r}: register one with "
                 "PaymentService.guard_targets where the service is built (see the carts and orders wiring)."
             )
-        await guard(s, target, principal, token)
+        await guard(s, request, principal)
 
     async def _target_changed(self, s: AsyncSession, target: str) -> None:
         observer = self._observers.get(target.partition("/")[0])
@@ -561,7 +562,7 @@ class PaymentService:
         # Validated after the key: a replay answers as the first request did.
         customer_id = self._validate_create(request, principal)
         if principal is not None:
-            await self._check_target(s, request.target, principal, request.cart_token)
+            await self._check_target(s, request, principal)
         gateway = self.gateway(request.gateway)
         method_type = request.method_type or "card"
         capture = request.capture_method != "manual"

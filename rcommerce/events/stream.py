@@ -216,6 +216,7 @@ class EventStream:
         sent = 0
         position = after_seq
         while True:
+            ticket = self._signal.ticket()  # before the read: a commit during it wakes the wait
             rows, position, more = await self.read_batch(position, selection, self._batch)
             for row in rows:
                 yield to_proto(row)
@@ -223,4 +224,4 @@ class EventStream:
                 if max_events and sent >= max_events:
                     return
             if not more:
-                await self._signal.wait(self.poll_interval_s)
+                await self._signal.wait(self.poll_interval_s, ticket)

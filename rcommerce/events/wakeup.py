@@ -37,8 +37,13 @@ class EventSignal(Protocol):
         """Called (synchronously, in the event loop) after a transaction that recorded
         events committed."""
 
-    async def wait(self, timeout_s: float) -> None:
-        """Return at the next wake-up, or after ``timeout_s`` seconds."""
+    def ticket(self) -> object:
+        """The next wake-up, taken *before* reading the outbox: waiting on it returns at
+        once when a commit came between that read and the wait."""
+
+    async def wait(self, timeout_s: float, ticket: object | None = None) -> None:
+        """Return at the wake-up of ``ticket`` (the next one when ``None``), or after
+        ``timeout_s`` seconds."""
 
     async def start(self) -> None: ...
 
@@ -46,8 +51,9 @@ class EventSignal(Protocol):
 
 
 class LocalSignal:
-    """Wakes this process's waiters; every waiter of a wake-up sees it (no lost wake-ups
-    between a waiter's read and its wait, since each wake-up replaces the event)."""
+    """Wakes this process's waiters; every waiter of a wake-up sees it. Each wake-up sets
+    the current event and replaces it: a waiter that took its :meth:`ticket` before its
+    read loses no wake-up that comes between the read and the wait."""
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
@@ -59,9 +65,15 @@ class LocalSignal:
     def committed(self) -> None:
         self.wake()
 
-    async def wait(self, timeout_s: float) -> None:
+    def ticket(self) -> asyncio.Event:
+        return self._event
+
+    async def wait(self, timeout_s: float, ticket: object | None = None) -> None:
+        event = ticket if isinstance(ticket, asyncio.Event) else self._event
+        if event.is_set():
+            return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout_s)
+            await asyncio.wait_for(event.wait(), timeout_s)
 
     async def start(self) -> None:
         return None

@@ -131,3 +131,19 @@ async def test_redis_down_falls_back_to_polling(caplog: pytest.LogCaptureFixture
     finally:
         await signal.stop()
     assert "watchers fall back to polling" in caplog.text
+
+
+async def test_a_wake_up_between_the_read_and_the_wait_is_not_lost() -> None:
+    """A watcher takes its ticket before it reads the outbox: a commit that lands after
+    the read and before the wait still ends the wait (it would otherwise sleep a whole
+    poll interval with an event waiting)."""
+    signal = LocalSignal()
+    ticket = signal.ticket()  # the watcher, before its read
+    signal.committed()  # a commit while it reads
+    await asyncio.wait_for(signal.wait(NEVER_S, ticket), BOUND_S)
+    later = signal.ticket()
+    waiting = asyncio.ensure_future(signal.wait(NEVER_S, later))
+    await asyncio.sleep(0)
+    assert not waiting.done()  # no commit since this ticket: it waits
+    signal.committed()
+    await asyncio.wait_for(waiting, BOUND_S)

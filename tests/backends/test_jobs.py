@@ -196,8 +196,9 @@ async def test_a_dead_workers_job_is_reclaimed_after_its_lease(db: Database) -> 
     assert (await _row(db, job_id)).state == "succeeded"
 
 
-async def test_cron_schedule_enqueues_each_slot_once(db: Database) -> None:
-    clock, kind = _clock(), _kind()
+def _ticking(clock: FrozenClock) -> tuple[JobQueue, list[str]]:
+    """A queue with one job kind scheduled every 5 minutes, and what its runs saw."""
+    kind = _kind()
     ran: list[str] = []
 
     async def handler(job: Job) -> None:
@@ -206,6 +207,12 @@ async def test_cron_schedule_enqueues_each_slot_once(db: Database) -> None:
     queue = JobQueue(clock)
     queue.register(kind, handler)
     queue.schedule(f"sched-{kind}", "*/5 * * * *", kind, {"what": "tick"})
+    return queue, ran
+
+
+async def test_cron_schedule_enqueues_each_slot_once(db: Database) -> None:
+    clock = _clock()
+    queue, ran = _ticking(clock)
     first, second = Worker(db, queue, clock, worker_id="one"), Worker(db, queue, clock, worker_id="two")
     assert await first.run_once() == 1
     assert await second.run_once() == 0  # same slot: deduped
@@ -217,15 +224,8 @@ async def test_cron_schedule_enqueues_each_slot_once(db: Database) -> None:
 
 
 async def test_a_worker_without_schedules_runs_only_what_others_enqueued(db: Database) -> None:
-    clock, kind = _clock(), _kind()
-    ran: list[str] = []
-
-    async def handler(job: Job) -> None:
-        ran.append(job.payload["what"])
-
-    queue = JobQueue(clock)
-    queue.register(kind, handler)
-    queue.schedule(f"sched-{kind}", "*/5 * * * *", kind, {"what": "tick"})
+    clock = _clock()
+    queue, ran = _ticking(clock)
     quiet = Worker(db, queue, clock, worker_id="quiet", run_schedules=False)
     assert await quiet.run_once() == 0  # the slot is due, but this worker does not schedule
     assert ran == []

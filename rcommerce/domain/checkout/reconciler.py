@@ -46,7 +46,7 @@ from rcommerce.domain.payments.service import PaymentService
 from rcommerce.errors import DomainError
 from rcommerce.events import record_event
 from rcommerce.gen.v1 import payments_pb2
-from rcommerce.jobs.queue import Job, JobQueue
+from rcommerce.jobs.queue import Job, JobQueue, exponential_backoff
 
 __all__ = ["RECONCILE_KIND", "CheckoutReconciler"]
 
@@ -205,5 +205,7 @@ class CheckoutReconciler:
         if errors is None:
             return True  # never tried: the process died before the gateway answered
         count, last = errors
-        wait = min(self.settings.capture_retry_max_s, self.settings.capture_retry_s * 2 ** min(count - 1, 30))
+        wait = exponential_backoff(
+            min(count, 31), base_s=self.settings.capture_retry_s, cap_s=self.settings.capture_retry_max_s, jitter=0
+        )
         return now >= last + timedelta(seconds=wait)

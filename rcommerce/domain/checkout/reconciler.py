@@ -21,25 +21,36 @@ transaction claims the capture with the key ``chk-cap:<payment id>``; the key st
 payments' ``lock_timeout_s``) or when the gateway answered with an error (the outcome
 unknown: the key is released at once). While such a payment is still ``authorized``,
 the reconciler captures it with that same key, so the gateway acts at most once. After
-the n-th gateway error it waits ``capture_retry_s * 2**(n-1)`` seconds, at most
-``capture_retry_max_s``; a capture the gateway declines, or a payment voided, captured
+the n-th gateway error it waits ``gateway_retry_s * 2**(n-1)`` seconds, at most
+``gateway_retry_max_s``; a capture the gateway declines, or a payment voided, captured
 or cancelled meanwhile (an order cancelled by staff), leaves the key done or the payment
 no longer authorized, and nothing is tried again.
+
+Voids of orphans back off the same way after gateway errors; an orphan whose void the
+gateway declined (the key ``chk-undo:<payment id>`` done) is not read again. Both sweeps
+read their backlog page by page after the last row seen (:mod:`rcommerce.db.backlog`) and
+make at most ``limit`` tries per run, so what waits or was declined never hides the rows
+behind it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, SQLColumnExpression, and_, func, literal, or_, select
+from sqlalchemy.orm import aliased
 
 from rcommerce.clock import Clock
 from rcommerce.config import CheckoutSettings
+from rcommerce.db.backlog import backlog_pages
 from rcommerce.db.database import Database
 from rcommerce.domain.checkout import convert
 from rcommerce.domain.checkout.models import CheckoutAttemptRow
-from rcommerce.domain.checkout.service import CAPTURE_KEY_PREFIX, capture_key, compensation_key
+from rcommerce.domain.checkout.service import CAPTURE_KEY_PREFIX, UNDO_KEY_PREFIX, capture_key, compensation_key
 from rcommerce.domain.payments.models import IdempotencyKeyRow, PaymentRow, PaymentTransactionRow
 from rcommerce.domain.payments.rules import PaymentState
 from rcommerce.domain.payments.service import PaymentService
@@ -77,26 +88,32 @@ class CheckoutReconciler:
         await self.resume_captures()
 
     async def reconcile(self, limit: int = 100) -> list[str]:
-        """Void the orphans; returns the names of the payments voided or refunded."""
+        """Void the orphans, trying at most ``limit`` per run; returns the names of the
+        payments voided or refunded."""
         now = self._clock.now()
         cutoff = now - timedelta(seconds=self.settings.orphan_timeout_s)
-        async with self._db.read() as s:
-            rows = (
-                await s.execute(
-                    select(PaymentRow.id, PaymentRow.target)
-                    .where(
-                        PaymentRow.target.like("carts/%"),
-                        PaymentRow.status.in_(_HELD),
-                        PaymentRow.created_at <= cutoff,
-                    )
-                    .order_by(PaymentRow.created_at, PaymentRow.id)
-                    .limit(limit)
-                )
-            ).all()
+        undo = aliased(IdempotencyKeyRow)
+        orphans = (
+            select(PaymentRow.id, PaymentRow.target)
+            # A void (or refund) the gateway declined is answered from its key forever:
+            # nothing more to try, so it is no longer read at all.
+            .outerjoin(undo, and_(undo.key == literal(UNDO_KEY_PREFIX) + PaymentRow.id, undo.state == "done"))
+            .where(
+                PaymentRow.target.like("carts/%"),
+                PaymentRow.status.in_(_HELD),
+                PaymentRow.created_at <= cutoff,
+                undo.key.is_(None),
+            )
+        )
         done: list[str] = []
-        for payment_id, target in rows:
-            if await self._claim(payment_id, target.removeprefix("carts/")) and await self._undo(payment_id):
-                done.append(f"payments/{payment_id}")
+        tries = 0
+        async with aclosing(self._due(orphans, (PaymentRow.created_at, PaymentRow.id), compensation_key, now)) as due:
+            async for payment_id, target in due:
+                tries += 1
+                if await self._claim(payment_id, target.removeprefix("carts/")) and await self._undo(payment_id):
+                    done.append(f"payments/{payment_id}")
+                if tries >= limit:
+                    break
         if done:
             log.warning("reconciler voided %d orphaned checkout authorization(s): %s", len(done), ", ".join(done))
         return done
@@ -149,25 +166,62 @@ class CheckoutReconciler:
 
     async def resume_captures(self, limit: int = 100) -> list[str]:
         """Finish the automatic captures that were claimed with an order and did not
-        finish (see the module doc); returns the names of the payments captured."""
+        finish (see the module doc), trying at most ``limit`` per run; returns the names
+        of the payments captured."""
         now = self._clock.now()
         stale = now - timedelta(seconds=self._payments.settings.lock_timeout_s)
-        async with self._db.read() as s:
-            ids = list(
-                await s.scalars(
-                    select(IdempotencyKeyRow.payment_id)
-                    .join(PaymentRow, PaymentRow.id == IdempotencyKeyRow.payment_id)
-                    .where(
-                        IdempotencyKeyRow.state == "pending",
-                        IdempotencyKeyRow.key.like(f"{CAPTURE_KEY_PREFIX}%"),
-                        or_(IdempotencyKeyRow.claimed_at.is_(None), IdempotencyKeyRow.claimed_at <= stale),
-                        PaymentRow.status == PaymentState.AUTHORIZED.value,
-                    )
-                    .order_by(IdempotencyKeyRow.created_at, IdempotencyKeyRow.key)
-                    .limit(limit)
-                )
+        unfinished = (
+            select(IdempotencyKeyRow.payment_id, IdempotencyKeyRow.key)
+            .join(PaymentRow, PaymentRow.id == IdempotencyKeyRow.payment_id)
+            .where(
+                IdempotencyKeyRow.state == "pending",
+                IdempotencyKeyRow.key.like(f"{CAPTURE_KEY_PREFIX}%"),
+                or_(IdempotencyKeyRow.claimed_at.is_(None), IdempotencyKeyRow.claimed_at <= stale),
+                PaymentRow.status == PaymentState.AUTHORIZED.value,
             )
-            errors = {
+        )
+        captured: list[str] = []
+        tries = 0
+        async with aclosing(
+            self._due(unfinished, (IdempotencyKeyRow.created_at, IdempotencyKeyRow.key), capture_key, now)
+        ) as due:
+            async for payment_id, key in due:
+                tries += 1
+                name = f"payments/{payment_id}"
+                try:
+                    await self._payments.capture(payments_pb2.CapturePaymentRequest(name=name, idempotency_key=key))
+                except DomainError as exc:
+                    log.warning("reconciler could not capture %s: %s %s", name, exc.reason.name, exc)
+                else:
+                    captured.append(name)
+                if tries >= limit:
+                    break
+        if captured:
+            log.warning("reconciler finished %d automatic capture(s): %s", len(captured), ", ".join(captured))
+        return captured
+
+    async def _due(
+        self,
+        candidates: Select[str, str],
+        order: tuple[SQLColumnExpression[Any], SQLColumnExpression[Any]],
+        key_of: Callable[[str], str],
+        now: datetime,
+    ) -> AsyncGenerator[tuple[str, str]]:
+        """The ``(payment id, second column)`` rows of ``candidates`` whose operation (its
+        idempotency key ``key_of(payment id)``) is due: never tried by a gateway call that
+        failed, or waited out its backoff. Read page by page in ``order``, so operations
+        waiting out a backoff never hide those behind them."""
+        async for rows in backlog_pages(self._db, candidates, order):
+            errors = await self._gateway_errors({row[0]: key_of(row[0]) for row in rows})
+            for row in rows:
+                if self._retry_due(errors.get(key_of(row[0])), now):
+                    yield row[0], row[1]
+
+    async def _gateway_errors(self, keys: dict[str, str]) -> dict[str, tuple[int, datetime]]:
+        """For each idempotency key (of the payment id it maps from): how many of its
+        gateway calls failed, and when the last did (the payment ledger's ``error`` rows)."""
+        async with self._db.read() as s:
+            return {
                 key: (count, last)
                 for key, count, last in await s.execute(
                     select(
@@ -176,36 +230,21 @@ class CheckoutReconciler:
                         func.max(PaymentTransactionRow.created_at),
                     )
                     .where(
-                        PaymentTransactionRow.payment_id.in_(ids),
-                        PaymentTransactionRow.kind == "capture",
+                        PaymentTransactionRow.payment_id.in_(list(keys)),
+                        PaymentTransactionRow.idempotency_key.in_(list(keys.values())),
                         PaymentTransactionRow.status == "error",
                     )
                     .group_by(PaymentTransactionRow.idempotency_key)
                 )
             }
-        captured: list[str] = []
-        for payment_id in ids:
-            key = capture_key(payment_id)
-            if not self._capture_due(errors.get(key), now):
-                continue
-            name = f"payments/{payment_id}"
-            try:
-                await self._payments.capture(payments_pb2.CapturePaymentRequest(name=name, idempotency_key=key))
-            except DomainError as exc:
-                log.warning("reconciler could not capture %s: %s %s", name, exc.reason.name, exc)
-                continue
-            captured.append(name)
-        if captured:
-            log.warning("reconciler finished %d automatic capture(s): %s", len(captured), ", ".join(captured))
-        return captured
 
-    def _capture_due(self, errors: tuple[int, datetime] | None, now: datetime) -> bool:
-        """After ``n`` gateway errors, the next try waits ``capture_retry_s * 2**(n-1)``
-        seconds after the last one, at most ``capture_retry_max_s``."""
+    def _retry_due(self, errors: tuple[int, datetime] | None, now: datetime) -> bool:
+        """After ``n`` gateway errors, the next try waits ``gateway_retry_s * 2**(n-1)``
+        seconds after the last one, at most ``gateway_retry_max_s``."""
         if errors is None:
-            return True  # never tried: the process died before the gateway answered
+            return True  # no failed call: never tried, or the process died before the gateway answered
         count, last = errors
         wait = exponential_backoff(
-            min(count, 31), base_s=self.settings.capture_retry_s, cap_s=self.settings.capture_retry_max_s, jitter=0
+            min(count, 31), base_s=self.settings.gateway_retry_s, cap_s=self.settings.gateway_retry_max_s, jitter=0
         )
         return now >= last + timedelta(seconds=wait)

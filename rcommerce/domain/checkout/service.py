@@ -109,11 +109,14 @@ MAX_KEY_LENGTH = 200
 #: Failures after which payments promise that the same idempotency key retries safely.
 _RETRYABLE = frozenset({"PAYMENT_GATEWAY_ERROR", "PAYMENT_OPERATION_IN_PROGRESS"})
 
+#: The prefix of :func:`compensation_key`: the reconciler skips orphans whose undo is done by it.
+UNDO_KEY_PREFIX = "chk-undo:"
+
 
 def compensation_key(payment_id: str) -> str:
     """The idempotency key of the void (or refund) that undoes ``payment_id``: the same
     for the completion that failed and for the reconciler, so the gateway acts once."""
-    return f"chk-undo:{payment_id}"
+    return f"{UNDO_KEY_PREFIX}{payment_id}"
 
 
 #: The prefix of :func:`capture_key`: the reconciler finds unfinished automatic captures by it.

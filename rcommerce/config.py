@@ -233,6 +233,13 @@ class PaymentsSettings(_Section):
     #: Days a stored idempotency key (and its answer) is kept; older keys are deleted by
     #: the every-minute payments sweep, and a retry after that is a new request.
     idempotency_key_ttl_days: int = Field(30, ge=1, le=365)
+    #: What a background sweep finishes at the gateway (the checkout reconciler's
+    #: captures and voids, the void of an expired customer action) is tried again this
+    #: many seconds after a gateway error, doubling after each further error ...
+    gateway_retry_s: int = Field(60, ge=0, le=86_400)
+    #: ... up to this many seconds between tries, for as long as it is still to do (an
+    #: answer the gateway declines is not retried).
+    gateway_retry_max_s: int = Field(3600, ge=0, le=7 * 86_400)
 
 
 class CartsSettings(_Section):
@@ -271,13 +278,6 @@ class CheckoutSettings(_Section):
     #: Seconds a repeated completion with the same idempotency key waits for the one in
     #: flight before it answers CHECKOUT_IN_PROGRESS.
     in_progress_wait_s: float = Field(10.0, ge=0, le=120)
-    #: What the reconciler retries after a gateway error (an automatic capture, the void
-    #: of an orphaned authorization) is tried again this many seconds after the error,
-    #: doubling after each further error ...
-    gateway_retry_s: int = Field(60, ge=0, le=86_400)
-    #: ... up to this many seconds between tries, for as long as it is still to do (an
-    #: answer the gateway declines is not retried).
-    gateway_retry_max_s: int = Field(3600, ge=0, le=7 * 86_400)
     #: Testing only: "crash_after_authorize" ends the process right after the gateway
     #: authorized a checkout payment, "crash_after_placement" right after the order (with
     #: the automatic capture's claim) committed (the crash tests of the reconciler). Keep "".

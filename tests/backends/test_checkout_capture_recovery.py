@@ -7,6 +7,7 @@ are left alone."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from rcommerce.db import Database
 from rcommerce.domain.checkout.service import capture_key
 from rcommerce.domain.orders.models import OrderRow
 from rcommerce.domain.payments.models import IdempotencyKeyRow, PaymentRow
+from rcommerce.domain.payments.retries import RetryPolicy
 from rcommerce.events.outbox import OutboxEvent
 from rcommerce.gen.v1 import checkout_pb2 as X
 from rcommerce.gen.v1 import payments_pb2 as P
@@ -65,7 +67,7 @@ async def test_a_capture_whose_answer_was_lost_is_finished_once_after_the_retry_
     assert w.gateway.calls["capture"] == 1
 
     assert await w.reconciler.resume_captures() == []  # the first retry waits gateway_retry_s
-    w.clock.advance(seconds=w.reconciler.settings.gateway_retry_s)
+    w.clock.advance(seconds=w.payments.settings.gateway_retry.base_s)
     assert await w.reconciler.resume_captures() == [f"payments/{payment_id}"]
 
     assert await _statuses(db, order_id, payment_id) == ("paid", "succeeded", TOTAL, "done")
@@ -75,7 +77,7 @@ async def test_a_capture_whose_answer_was_lost_is_finished_once_after_the_retry_
 
 
 async def test_repeated_gateway_errors_back_off_until_the_capture_goes_through(w: World, db: Database) -> None:
-    retry = w.reconciler.settings.gateway_retry_s
+    retry = w.payments.settings.gateway_retry.base_s
     w.gateway.fail_next("capture")  # at checkout
     w.gateway.fail_next("capture")  # the reconciler's first try
     order_id, payment_id = await _placed(w)
@@ -93,7 +95,7 @@ async def test_repeated_gateway_errors_back_off_until_the_capture_goes_through(w
 
 
 async def test_the_wait_between_tries_is_capped(w: World, db: Database) -> None:
-    w.reconciler.settings = w.reconciler.settings.model_copy(update={"gateway_retry_s": 60, "gateway_retry_max_s": 90})
+    w.payments.settings = replace(w.payments.settings, gateway_retry=RetryPolicy(base_s=60, cap_s=90))
     for _ in range(3):
         w.gateway.fail_next("capture")
     order_id, payment_id = await _placed(w)  # error 1
@@ -140,7 +142,7 @@ async def test_a_payment_voided_meanwhile_is_not_captured(w: World, db: Database
     w.gateway.fail_next("capture")
     order_id, payment_id = await _placed(w)
     await w.payments.void(P.VoidPaymentRequest(name=f"payments/{payment_id}", idempotency_key=f"void-{tag()}"))
-    w.clock.advance(seconds=w.reconciler.settings.gateway_retry_max_s)
+    w.clock.advance(seconds=w.payments.settings.gateway_retry.cap_s)
     assert await w.reconciler.resume_captures() == []
     assert await _statuses(db, order_id, payment_id) == ("voided", "cancelled", 0, "pending")
     assert w.gateway.calls["capture"] == 0
@@ -154,7 +156,7 @@ async def test_staff_capturing_first_leaves_nothing_to_resume(w: World, db: Data
     await w.payments.capture(
         P.CapturePaymentRequest(name=f"payments/{payment_id}", amount=1000, idempotency_key=f"staff-{tag()}")
     )
-    w.clock.advance(seconds=w.reconciler.settings.gateway_retry_max_s)
+    w.clock.advance(seconds=w.payments.settings.gateway_retry.cap_s)
     assert await w.reconciler.resume_captures() == []
     # paid: a partial capture released the rest (the order shows the balance due)
     assert await _statuses(db, order_id, payment_id) == ("paid", "succeeded", 1000, "pending")

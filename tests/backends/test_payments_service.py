@@ -335,6 +335,25 @@ async def test_s2_abandoned_action_expires_and_is_cancelled(env: Env) -> None:
     assert (await env.events(pending))[-1] == "payment.expired"
 
 
+async def test_an_expiry_whose_void_keeps_failing_backs_off_and_hides_nothing(env: Env) -> None:
+    env.clock.advance(seconds=3600)
+    await env.service.expire_actions(limit=1000)  # what earlier tests left in this module's database
+    first = await env.create("4000002500003155")
+    env.clock.advance(seconds=1)
+    second = await env.create("4000002500003155")
+    env.clock.advance(seconds=1800)
+    env.counting.inner.fail_next("void")
+    assert await env.service.expire_actions(limit=1) == 0  # the oldest's void: a gateway error
+    # The oldest waits out gateway_retry_s; the next sweep reads past it.
+    assert await env.service.expire_actions(limit=1) == 1
+    assert (await env.service.get_payment(second.name)).status == _status("cancelled")
+    assert (await env.service.get_payment(first.name)).status == _status("requires_action")
+    assert await env.service.expire_actions() == 0
+    env.clock.advance(seconds=env.service.settings.gateway_retry.base_s)
+    assert await env.service.expire_actions() == 1
+    assert (await env.service.get_payment(first.name)).status == _status("cancelled")
+
+
 async def test_manual_gateway_authorizes_and_staff_capture(env: Env) -> None:
     order = await env.create(gateway="manual", method="bank_transfer", amount=12000, currency="JPY")
     assert (order.status, order.amount_authorized, order.currency_code) == (_status("authorized"), 12000, "JPY")

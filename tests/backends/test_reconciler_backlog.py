@@ -82,7 +82,7 @@ async def test_an_orphan_whose_void_keeps_failing_does_not_hide_the_ones_behind_
     assert await w.reconciler.reconcile(limit=1) == []
     assert await _status(db, first.id) == "authorized"
 
-    w.clock.advance(seconds=w.reconciler.settings.gateway_retry_s)
+    w.clock.advance(seconds=w.payments.settings.gateway_retry.base_s)
     assert await w.reconciler.reconcile(limit=1) == [f"payments/{first.id}"]
     assert await _status(db, first.id) == "cancelled"
     assert await _ledger(db, first.id, "void") == ["error", "succeeded"]
@@ -99,7 +99,7 @@ async def test_an_orphan_whose_void_was_declined_is_left_alone_and_hides_nothing
     assert await w.reconciler.reconcile(limit=1) == []
     assert await _ledger(db, first.id, "void") == ["failed"]
     assert await w.reconciler.reconcile(limit=1) == [f"payments/{second.id}"]
-    w.clock.advance(seconds=w.reconciler.settings.gateway_retry_max_s)
+    w.clock.advance(seconds=w.payments.settings.gateway_retry.cap_s)
     assert await w.reconciler.reconcile() == []
     assert await _ledger(db, first.id, "void") == ["failed"]  # never asked again
     assert await _status(db, first.id) == "authorized"  # for staff to settle with the provider
@@ -128,7 +128,7 @@ async def _placed_with_capture_error(w: World) -> str:
 
 
 async def test_a_capture_backing_off_does_not_hide_a_due_one_behind_it(w: World, db: Database) -> None:
-    retry = w.reconciler.settings.gateway_retry_s
+    retry = w.payments.settings.gateway_retry.base_s
     first = await _placed_with_capture_error(w)  # error 1 at t
     w.clock.advance(seconds=retry)
     w.gateway.fail_next("capture")

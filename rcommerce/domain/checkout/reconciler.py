@@ -21,43 +21,41 @@ transaction claims the capture with the key ``chk-cap:<payment id>``; the key st
 payments' ``lock_timeout_s``) or when the gateway answered with an error (the outcome
 unknown: the key is released at once). While such a payment is still ``authorized``,
 the reconciler captures it with that same key, so the gateway acts at most once. After
-the n-th gateway error it waits ``gateway_retry_s * 2**(n-1)`` seconds, at most
-``gateway_retry_max_s``; a capture the gateway declines, or a payment voided, captured
-or cancelled meanwhile (an order cancelled by staff), leaves the key done or the payment
-no longer authorized, and nothing is tried again.
+the n-th gateway error it waits ``[payments] gateway_retry_s * 2**(n-1)`` seconds, at
+most ``gateway_retry_max_s`` (:mod:`rcommerce.domain.payments.retries`); a capture the
+gateway declines, or a payment voided, captured or cancelled meanwhile (an order
+cancelled by staff), leaves the key done or the payment no longer authorized, and
+nothing is tried again.
 
 Voids of orphans back off the same way after gateway errors; an orphan whose void the
 gateway declined (the key ``chk-undo:<payment id>`` done) is not read again. Both sweeps
-read their backlog page by page after the last row seen (:mod:`rcommerce.db.backlog`) and
-make at most ``limit`` tries per run, so what waits or was declined never hides the rows
-behind it.
+read their backlog page by page after the last row seen and make at most ``limit`` tries
+per run, so what waits or was declined never hides the rows behind it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
-from sqlalchemy import Select, SQLColumnExpression, and_, func, literal, or_, select
+from sqlalchemy import and_, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from rcommerce.clock import Clock
 from rcommerce.config import CheckoutSettings
-from rcommerce.db.backlog import backlog_pages
 from rcommerce.db.database import Database
 from rcommerce.domain.checkout import convert
 from rcommerce.domain.checkout.models import CheckoutAttemptRow
 from rcommerce.domain.checkout.service import CAPTURE_KEY_PREFIX, UNDO_KEY_PREFIX, capture_key, compensation_key
-from rcommerce.domain.payments.models import IdempotencyKeyRow, PaymentRow, PaymentTransactionRow
+from rcommerce.domain.payments.models import IdempotencyKeyRow, PaymentRow
+from rcommerce.domain.payments.retries import due_operations
 from rcommerce.domain.payments.rules import PaymentState
 from rcommerce.domain.payments.service import PaymentService
 from rcommerce.errors import DomainError
 from rcommerce.events import record_event
 from rcommerce.gen.v1 import payments_pb2
-from rcommerce.jobs.queue import Job, JobQueue, exponential_backoff
+from rcommerce.jobs.queue import Job, JobQueue
 
 __all__ = ["RECONCILE_KIND", "CheckoutReconciler"]
 
@@ -107,7 +105,16 @@ class CheckoutReconciler:
         )
         done: list[str] = []
         tries = 0
-        async with aclosing(self._due(orphans, (PaymentRow.created_at, PaymentRow.id), compensation_key, now)) as due:
+        async with aclosing(
+            due_operations(
+                self._db,
+                orphans,
+                (PaymentRow.created_at, PaymentRow.id),
+                compensation_key,
+                now,
+                self._payments.settings.gateway_retry,
+            )
+        ) as due:
             async for payment_id, target in due:
                 tries += 1
                 if await self._claim(payment_id, target.removeprefix("carts/")) and await self._undo(payment_id):
@@ -183,7 +190,14 @@ class CheckoutReconciler:
         captured: list[str] = []
         tries = 0
         async with aclosing(
-            self._due(unfinished, (IdempotencyKeyRow.created_at, IdempotencyKeyRow.key), capture_key, now)
+            due_operations(
+                self._db,
+                unfinished,
+                (IdempotencyKeyRow.created_at, IdempotencyKeyRow.key),
+                capture_key,
+                now,
+                self._payments.settings.gateway_retry,
+            )
         ) as due:
             async for payment_id, key in due:
                 tries += 1
@@ -199,52 +213,3 @@ class CheckoutReconciler:
         if captured:
             log.warning("reconciler finished %d automatic capture(s): %s", len(captured), ", ".join(captured))
         return captured
-
-    async def _due(
-        self,
-        candidates: Select[str, str],
-        order: tuple[SQLColumnExpression[Any], SQLColumnExpression[Any]],
-        key_of: Callable[[str], str],
-        now: datetime,
-    ) -> AsyncGenerator[tuple[str, str]]:
-        """The ``(payment id, second column)`` rows of ``candidates`` whose operation (its
-        idempotency key ``key_of(payment id)``) is due: never tried by a gateway call that
-        failed, or waited out its backoff. Read page by page in ``order``, so operations
-        waiting out a backoff never hide those behind them."""
-        async for rows in backlog_pages(self._db, candidates, order):
-            errors = await self._gateway_errors({row[0]: key_of(row[0]) for row in rows})
-            for row in rows:
-                if self._retry_due(errors.get(key_of(row[0])), now):
-                    yield row[0], row[1]
-
-    async def _gateway_errors(self, keys: dict[str, str]) -> dict[str, tuple[int, datetime]]:
-        """For each idempotency key (of the payment id it maps from): how many of its
-        gateway calls failed, and when the last did (the payment ledger's ``error`` rows)."""
-        async with self._db.read() as s:
-            return {
-                key: (count, last)
-                for key, count, last in await s.execute(
-                    select(
-                        PaymentTransactionRow.idempotency_key,
-                        func.count(),
-                        func.max(PaymentTransactionRow.created_at),
-                    )
-                    .where(
-                        PaymentTransactionRow.payment_id.in_(list(keys)),
-                        PaymentTransactionRow.idempotency_key.in_(list(keys.values())),
-                        PaymentTransactionRow.status == "error",
-                    )
-                    .group_by(PaymentTransactionRow.idempotency_key)
-                )
-            }
-
-    def _retry_due(self, errors: tuple[int, datetime] | None, now: datetime) -> bool:
-        """After ``n`` gateway errors, the next try waits ``gateway_retry_s * 2**(n-1)``
-        seconds after the last one, at most ``gateway_retry_max_s``."""
-        if errors is None:
-            return True  # no failed call: never tried, or the process died before the gateway answered
-        count, last = errors
-        wait = exponential_backoff(
-            min(count, 31), base_s=self.settings.gateway_retry_s, cap_s=self.settings.gateway_retry_max_s, jitter=0
-        )
-        return now >= last + timedelta(seconds=wait)

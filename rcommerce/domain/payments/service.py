@@ -47,7 +47,8 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from contextlib import aclosing
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
@@ -85,6 +86,7 @@ from rcommerce.domain.payments.models import (
     PaymentWebhookEventRow,
 )
 from rcommerce.domain.payments.records import LedgerEntry, PaymentRecord
+from rcommerce.domain.payments.retries import RetryPolicy, due_operations
 from rcommerce.domain.payments.rules import (
     TRANSITIONS,
     Amounts,
@@ -197,6 +199,7 @@ class PaymentSettingsView:
     gateway_timeout_s: float = 30.0
     lock_timeout_s: int = 120
     idempotency_key_ttl_days: int = 30
+    gateway_retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1224,52 +1227,68 @@ class PaymentService:
         return len(keys)
 
     async def expire_actions(self, limit: int = 100) -> int:
-        """Cancel payments whose customer action expired (S2): void at the gateway (best
-        effort; a failure leaves the payment for the next sweep), then mark cancelled."""
+        """Cancel payments whose customer action expired (S2): void at the gateway, then
+        mark cancelled. A gateway error leaves the payment for a later sweep, after a
+        backoff (:mod:`rcommerce.domain.payments.retries`); at most ``limit`` tries."""
         now = self.clock.now()
-        async with self.db.read() as s:
-            ids = list(
-                await s.scalars(
-                    select(PaymentRow.id)
-                    .where(PaymentRow.status == S.REQUIRES_ACTION.value, PaymentRow.action_expires_at <= now)
-                    .order_by(PaymentRow.action_expires_at)
-                    .limit(limit)
-                )
+        expired = select(PaymentRow.id, PaymentRow.action_expires_at).where(
+            PaymentRow.status == S.REQUIRES_ACTION.value, PaymentRow.action_expires_at <= now
+        )
+        done = tries = 0
+        async with aclosing(
+            due_operations(
+                self.db,
+                expired,
+                (PaymentRow.action_expires_at, PaymentRow.id),
+                _expiry_key,
+                now,
+                self.settings.gateway_retry,
             )
-        done = 0
-        for payment_id in ids:
-            key = f"expire:{payment_id}"
-            async with self.db.transaction() as s:
-                row = await self._row(s, payment_id, lock=True)
-                if row.status != S.REQUIRES_ACTION.value:
-                    continue
-                try:
-                    self._lock(row, key)
-                except PaymentError:
-                    continue
-                gateway = self.gateways.get(row.gateway)
-                ref = self._ref(row)
-            if gateway is not None:
-                try:
-                    await self._call("void", row.gateway, lambda g=gateway, r=ref, k=key: g.void(VoidRequest(r, k)))  # type: ignore[misc]
-                except (GatewayError, UnsupportedOperation) as exc:
-                    await self._failed_call(payment_id, key, "expire", 0, GatewayError(str(exc)))
-                    continue
-            async with self.db.transaction() as s:
-                row = await self._row(s, payment_id, lock=True)
-                self._unlock(row)
-                if row.status != S.REQUIRES_ACTION.value:
-                    continue
-                row.status = S.CANCELLED.value
-                row.error_code, row.error_message = "action_expired", "The customer action was not completed in time."
-                row.action_type, row.action_data, row.action_expires_at = "", {}, None
-                await self._ledger(s, row, "expire", "succeeded", 0, key)
-                self._touch(row)
-                await self._event(s, row, "payment.expired")
-                await s.flush()
-                await self._target_changed(s, row.target)
-                done += 1
+        ) as due:
+            async for payment_id, _ in due:
+                tries += 1
+                done += await self._expire(payment_id, _expiry_key(payment_id))
+                if tries >= limit:
+                    break
         return done
+
+    async def _expire(self, payment_id: str, key: str) -> int:
+        """One payment of :meth:`expire_actions`; 1 when it was cancelled."""
+        async with self.db.transaction() as s:
+            row = await self._row(s, payment_id, lock=True)
+            if row.status != S.REQUIRES_ACTION.value:
+                return 0
+            try:
+                self._lock(row, key)
+            except PaymentError:
+                return 0  # another operation holds it: a later sweep
+            gateway = self.gateways.get(row.gateway)
+            ref = self._ref(row)
+        if gateway is not None:
+            try:
+                await self._call("void", row.gateway, lambda: gateway.void(VoidRequest(ref, key)))
+            except (GatewayError, UnsupportedOperation) as exc:
+                await self._failed_call(payment_id, key, "expire", 0, GatewayError(str(exc)))
+                return 0
+        async with self.db.transaction() as s:
+            row = await self._row(s, payment_id, lock=True)
+            self._unlock(row)
+            if row.status != S.REQUIRES_ACTION.value:
+                return 0
+            row.status = S.CANCELLED.value
+            row.error_code, row.error_message = "action_expired", "The customer action was not completed in time."
+            row.action_type, row.action_data, row.action_expires_at = "", {}, None
+            await self._ledger(s, row, "expire", "succeeded", 0, key)
+            self._touch(row)
+            await self._event(s, row, "payment.expired")
+            await s.flush()
+            await self._target_changed(s, row.target)
+            return 1
+
+
+def _expiry_key(payment_id: str) -> str:
+    """The key of the void that ends a payment whose customer action expired."""
+    return f"expire:{payment_id}"
 
 
 def _amounts(row: AnyPayment) -> Amounts:

@@ -13,6 +13,7 @@ from rcommerce.api.servicers.payments import PaymentServicer
 from rcommerce.clock import Clock
 from rcommerce.config import Settings
 from rcommerce.db.database import Database
+from rcommerce.domain.payments.retries import RetryPolicy
 from rcommerce.domain.payments.service import PaymentService, PaymentSettingsView
 from rcommerce.gen.v1 import payments_pb2_grpc
 from rcommerce.jobs.queue import JobQueue
@@ -32,8 +33,9 @@ def build_payment_service(
     """The service with its jobs registered on ``queue``."""
     p = settings.payments
     view = PaymentSettingsView(
-        p.webhook_tolerance_s, p.action_expiry_s, p.gateway_timeout_s, p.lock_timeout_s, p.idempotency_key_ttl_days
-    )
+        p.webhook_tolerance_s, p.action_expiry_s, p.gateway_timeout_s, p.lock_timeout_s, p.idempotency_key_ttl_days,
+        RetryPolicy(p.gateway_retry_s, p.gateway_retry_max_s),
+    )  # fmt: skip
     service = PaymentService(db, clock, gateways, tokens, view, queue)
     service.register_jobs()
     return service

@@ -176,6 +176,29 @@ async def test_customers_pay_only_their_own_carts_and_orders(
         assert (paid.target, paid.status) == (target, P.PAYMENT_STATUS_SUCCEEDED)
 
 
+async def test_a_key_replays_only_to_the_caller_who_used_it(
+    client: ApiClient, shop: ApiClient, region: str, db: Database
+) -> None:
+    """Idempotency keys are compared per caller: another customer (or staff) sending the
+    same key and body is a different request, never a replay of the first caller's
+    stored payment."""
+    _, ann = await _customer(shop)
+    _, bob = await _customer(shop)
+    _, _, done = await _checkout(client, ann, region)
+    request = _pay(done.order)
+    paid = await ann.call("CreatePayment", request)
+    assert await ann.call("CreatePayment", request) == paid  # her own retry: the stored answer
+    for other in (bob, client):
+        with pytest.raises(ApiError) as caught:
+            await other.call("CreatePayment", request)
+        error = caught.value
+        assert error.reason == "IDEMPOTENCY_KEY_REUSED", error
+        assert error.status == "ABORTED" and error.http_status in (None, 409)
+        assert paid.name not in str(error)
+    listed = await client.call("ListPayments", P.ListPaymentsRequest(target=done.order))
+    assert paid.name in [p.name for p in listed.payments] and len(listed.payments) == 2
+
+
 async def test_staff_pay_only_carts_and_orders_that_exist(client: ApiClient, db: Database) -> None:
     for target, reason in (
         (_missing("carts", "cart"), "CART_NOT_FOUND"),

@@ -6,7 +6,9 @@ stores that answer (the response message, or the error such as a decline) and ma
 key ``done``. Then:
 
 * same key, same request, ``done``: the stored answer again, the gateway is not called;
-* same key, another request: ``IDEMPOTENCY_KEY_REUSED``;
+* same key, another request: ``IDEMPOTENCY_KEY_REUSED``; a request made by another
+  caller is another request (:func:`caller_scope`), so a key never answers someone
+  else's stored payment;
 * same key while the first request still talks to the gateway:
   ``PAYMENT_OPERATION_IN_PROGRESS`` (retry shortly);
 * same key after a gateway error (the claim was released) or after a crash (the claim is
@@ -28,14 +30,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rcommerce.auth.principal import Principal
 from rcommerce.db.database import is_unique_violation
 from rcommerce.domain.payments.errors import IDEMPOTENCY_KEY_REUSED, PAYMENT_OPERATION_IN_PROGRESS, PaymentError
 from rcommerce.domain.payments.models import IdempotencyKeyRow
 from rcommerce.errors import DomainError, catalogue, invalid
 
 __all__ = [
-    "Claim", "attach", "check_key", "claim", "claim_or_replay", "finish", "lookup", "release", "request_hash",
-    "stored_answer", "unclaim",
+    "Claim", "attach", "caller_scope", "check_key", "claim", "claim_or_replay", "finish", "lookup", "release",
+    "request_hash", "stored_answer", "unclaim",
 ]  # fmt: skip
 
 PENDING, DONE = "pending", "done"
@@ -43,12 +46,26 @@ M = TypeVar("M", bound=Message)
 MAX_KEY_LENGTH = 255
 
 
-def request_hash(operation: str, request: Message, key_field: str = "idempotency_key") -> str:
-    """SHA-256 of the operation and the request without its idempotency key."""
+def caller_scope(principal: Principal | None) -> str:
+    """Whose requests a key is compared with: a customer's own ("customers/cus_..."), a
+    publishable key's own (its guests are told apart by the cart token in the request);
+    secret keys and the platform's own calls (checkout, the reconciler) share one space
+    (""), as keys in a merchant's back office do."""
+    if principal is None or principal.is_staff:
+        return ""
+    return principal.subject
+
+
+def request_hash(operation: str, request: Message, key_field: str = "idempotency_key", *, caller: str = "") -> str:
+    """SHA-256 of the operation and the request without its idempotency key, and of the
+    caller's :func:`caller_scope` when it has one."""
     copy = type(request)()
     copy.CopyFrom(request)
     copy.ClearField(key_field)
-    return hashlib.sha256(operation.encode() + b"\0" + copy.SerializeToString(deterministic=True)).hexdigest()
+    body = operation.encode() + b"\0" + copy.SerializeToString(deterministic=True)
+    if caller:
+        body += b"\0" + caller.encode()
+    return hashlib.sha256(body).hexdigest()
 
 
 def check_key(key: str) -> str:

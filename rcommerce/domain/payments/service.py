@@ -553,7 +553,7 @@ class PaymentService:
         in ``s`` already) no guard runs and no statement is added."""
         key = idempotency.check_key(request.idempotency_key)
         operation = "CreatePayment"
-        digest = idempotency.request_hash(operation, request)
+        digest = idempotency.request_hash(operation, request, caller=idempotency.caller_scope(principal))
         now = self.clock.now()
         new_payment_id = new_id("pay", now)
         held = await idempotency.claim_or_replay(
@@ -724,7 +724,7 @@ class PaymentService:
     ) -> P.Payment:
         key = idempotency.check_key(request.idempotency_key)
         operation = "CompletePaymentAction"
-        digest = idempotency.request_hash(operation, request)
+        digest = idempotency.request_hash(operation, request, caller=idempotency.caller_scope(principal))
         replay = await self._replay(key, operation, digest, P.Payment)
         if replay is not None:
             return replay
@@ -974,7 +974,7 @@ class PaymentService:
     ) -> P.SavedPaymentMethod:
         key = idempotency.check_key(request.idempotency_key)
         operation = "SavePaymentMethod"
-        digest = idempotency.request_hash(operation, request)
+        digest = idempotency.request_hash(operation, request, caller=idempotency.caller_scope(principal))
         replay = await self._replay(key, operation, digest, P.SavedPaymentMethod)
         if replay is not None:
             return replay

@@ -27,7 +27,7 @@ from tests.api._checkout_flow import ready_cart
 from tests.backends._carts_store import tag
 from tests.backends._checkout_world import SYDNEY, ensure_region, product
 
-_GRPC = {403: "PERMISSION_DENIED", 404: "NOT_FOUND", 409: "ABORTED"}
+_GRPC = {403: "PERMISSION_DENIED", 404: "NOT_FOUND", 409: "ABORTED", 422: "FAILED_PRECONDITION"}
 
 
 def _missing(collection: str, prefix: str) -> str:
@@ -106,6 +106,24 @@ async def _checkout(client: ApiClient, buyer: ApiClient, region: str) -> tuple[s
     return cart, token, done
 
 
+async def _unpaid_order(client: ApiClient, buyer: ApiClient, region: str) -> str:
+    """An order of ``buyer`` with nothing paid: checked out by bank transfer, which staff
+    voided when the money never came; its whole total is still to pay."""
+    cart, token = await ready_cart(client, buyer, region, product(2500), SYDNEY, "chk_std")
+    done = await buyer.call(
+        "CompleteCheckout",
+        X.CompleteCheckoutRequest(
+            cart=cart, cart_token=token, idempotency_key=uuid.uuid4().hex, gateway="manual",
+            method_type="bank_transfer",
+        ),
+    )  # fmt: skip
+    (transfer,) = (await client.call("ListPayments", P.ListPaymentsRequest(target=done.order))).payments
+    await client.call("VoidPayment", P.VoidPaymentRequest(name=transfer.name, idempotency_key=uuid.uuid4().hex))
+    order = await client.call("GetOrder", O.GetOrderRequest(name=done.order))
+    assert order.totals.balance_due == order.totals.total > 2500
+    return str(done.order)
+
+
 async def test_a_guest_pays_its_cart_with_the_cart_token_only(
     client: ApiClient, shop: ApiClient, region: str, db: Database
 ) -> None:
@@ -161,17 +179,17 @@ async def test_customers_pay_only_their_own_carts_and_orders(
 ) -> None:
     _, ann = await _customer(shop)
     _, bob = await _customer(shop)
-    _, _, done = await _checkout(client, ann, region)
+    order = await _unpaid_order(client, ann, region)
     ann_cart = await ann.call("CreateCart", K.CreateCartRequest(cart=K.Cart(region=f"regions/{region}")))
     # Another customer's order is not found, as GetOrder answers it; their cart is refused
     # as the cart RPCs refuse it.
     with pytest.raises(ApiError) as caught:
-        await bob.call("GetOrder", O.GetOrderRequest(name=done.order))
+        await bob.call("GetOrder", O.GetOrderRequest(name=order))
     assert caught.value.reason == "ORDER_NOT_FOUND"
-    await _refused(bob, _pay(done.order), "ORDER_NOT_FOUND", 404, staff=client, db=db)
+    await _refused(bob, _pay(order), "ORDER_NOT_FOUND", 404, staff=client, db=db)
     await _refused(bob, _pay(ann_cart.name), "CART_OWNED_BY_ANOTHER_CUSTOMER", 403, staff=client, db=db)
     # Their own: both work.
-    for target in (done.order, ann_cart.name):
+    for target in (order, ann_cart.name):
         paid = await ann.call("CreatePayment", _pay(target))
         assert (paid.target, paid.status) == (target, P.PAYMENT_STATUS_SUCCEEDED)
 
@@ -184,8 +202,8 @@ async def test_a_key_replays_only_to_the_caller_who_used_it(
     stored payment."""
     _, ann = await _customer(shop)
     _, bob = await _customer(shop)
-    _, _, done = await _checkout(client, ann, region)
-    request = _pay(done.order)
+    order = await _unpaid_order(client, ann, region)
+    request = _pay(order)
     paid = await ann.call("CreatePayment", request)
     assert await ann.call("CreatePayment", request) == paid  # her own retry: the stored answer
     for other in (bob, client):
@@ -195,8 +213,27 @@ async def test_a_key_replays_only_to_the_caller_who_used_it(
         assert error.reason == "IDEMPOTENCY_KEY_REUSED", error
         assert error.status == "ABORTED" and error.http_status in (None, 409)
         assert paid.name not in str(error)
-    listed = await client.call("ListPayments", P.ListPaymentsRequest(target=done.order))
-    assert paid.name in [p.name for p in listed.payments] and len(listed.payments) == 2
+    listed = await client.call("ListPayments", P.ListPaymentsRequest(target=order))
+    assert paid.name in [p.name for p in listed.payments] and len(listed.payments) == 2  # the transfer, hers
+
+
+async def test_an_order_takes_a_deposit_and_the_rest_and_never_more(
+    client: ApiClient, shop: ApiClient, region: str, db: Database
+) -> None:
+    _, ann = await _customer(shop)
+    order = await _unpaid_order(client, ann, region)
+    total = (await client.call("GetOrder", O.GetOrderRequest(name=order))).totals.total
+    deposit = _pay(order)
+    deposit.amount = 1000
+    await ann.call("CreatePayment", deposit)
+    rest = _pay(order)
+    rest.amount = total - 1000 + 1
+    await _refused(ann, rest, "PAYMENT_EXCEEDS_BALANCE", 422, staff=client, db=db)
+    await _refused(client, rest, "PAYMENT_EXCEEDS_BALANCE", 422, staff=client, db=db)  # staff too
+    rest.amount -= 1
+    await ann.call("CreatePayment", rest)
+    paid = await client.call("GetOrder", O.GetOrderRequest(name=order))
+    assert (paid.payment_status, paid.totals.balance_due) == (O.ORDER_PAYMENT_STATUS_PAID, 0)
 
 
 async def test_staff_pay_only_carts_and_orders_that_exist(client: ApiClient, db: Database) -> None:

@@ -4,18 +4,21 @@ refusal writes nothing: no payment, no key, no event."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from rcommerce.auth.principal import Principal, PrincipalKind
 from rcommerce.auth.scopes import CUSTOMER_SCOPES, parse_scopes
 from rcommerce.db import Database
 from rcommerce.domain.carts.models import CartRow
 from rcommerce.domain.carts.wiring import guard_cart_payments
+from rcommerce.domain.orders.access import check_payable
 from rcommerce.domain.orders.models import OrderRow
 from rcommerce.domain.orders.repository import OrderRepository
 from rcommerce.domain.orders.wiring import connect_order_payments
@@ -221,3 +224,77 @@ async def test_a_cancelled_order_takes_no_payment(scene: Scene) -> None:
             await scene.payments.create_payment(request, scene.principals[who])
         assert caught.value.reason.name == "ORDER_ALREADY_CANCELLED"
     assert await scene.written(name, request.idempotency_key) == (0, 0, 0)
+
+
+async def _refused_for_balance(scene: Scene, request: P.CreatePaymentRequest, unpaid: int) -> None:
+    """PAYMENT_EXCEEDS_BALANCE naming what is unpaid; no payment, key or event written."""
+    payments, _, events = await scene.written(request.target, request.idempotency_key)
+    with pytest.raises(DomainError) as caught:
+        await scene.payments.create_payment(request, STAFF)
+    error = caught.value
+    assert error.reason.name == "PAYMENT_EXCEEDS_BALANCE" and error.reason.http_status == 422
+    assert (error.metadata["unpaid"], error.metadata["amount"]) == (str(unpaid), str(request.amount))
+    assert await scene.written(request.target, request.idempotency_key) == (payments, 0, events)
+
+
+async def test_an_order_takes_at_most_what_it_still_needs(scene: Scene) -> None:
+    """A deposit, then the rest; never more than the total (spread over any payments)."""
+    order = (await scene.w.place_simple(total=7000)).name
+    over = scene.request(order)
+    over.amount = 7001
+    await _refused_for_balance(scene, over, 7000)
+    deposit = scene.request(order)
+    deposit.amount = 2000
+    assert (await scene.payments.create_payment(deposit, STAFF)).status == P.PAYMENT_STATUS_SUCCEEDED
+    rest = scene.request(order)
+    rest.amount = 5001
+    await _refused_for_balance(scene, rest, 5000)
+    rest.amount = 5000  # the same key: the refusal kept nothing of it
+    assert (await scene.payments.create_payment(rest, STAFF)).status == P.PAYMENT_STATUS_SUCCEEDED
+    await _refused_for_balance(scene, scene.request(order), 0)
+    assert (await scene.w.order(order.removeprefix("orders/"))).payment_status == "paid"
+
+
+async def test_money_awaiting_the_customer_counts_until_the_action_expires(scene: Scene) -> None:
+    order = (await scene.w.place_simple(total=5000)).name
+    three_ds = scene.request(order)
+    del three_ds.method_data["token"]
+    three_ds.method_data["number"] = "4000002500003155"
+    pending = await scene.payments.create_payment(three_ds, STAFF)
+    assert pending.status == P.PAYMENT_STATUS_REQUIRES_ACTION
+    await _refused_for_balance(scene, scene.request(order), 0)
+    scene.w.clock.advance(seconds=scene.payments.settings.action_expiry_s)
+    assert await scene.payments.expire_actions(limit=1000) >= 1
+    assert (await scene.payments.create_payment(scene.request(order), STAFF)).status == P.PAYMENT_STATUS_SUCCEEDED
+
+
+async def test_two_payments_of_the_whole_balance_at_once_make_one(scene: Scene) -> None:
+    """The order is locked while its balance is checked and the payment inserted: the
+    second payment waits for the first and counts it. On PostgreSQL and MariaDB the first
+    holds its check open until the second has reached its own; SQLite serializes writers
+    anyway, so there the two simply run at once."""
+    order = (await scene.w.place_simple(total=5000)).name
+    if scene.w.db.dialect != "sqlite":
+        second_entered = asyncio.Event()
+        seen = 0
+
+        async def racing(session: AsyncSession, request: P.CreatePaymentRequest, principal: Principal) -> None:
+            nonlocal seen
+            seen += 1
+            first = seen == 1
+            if not first:
+                second_entered.set()
+            await check_payable(
+                session, request.target.removeprefix("orders/"), principal, request.currency_code, request.amount
+            )
+            if first:
+                await asyncio.wait_for(second_entered.wait(), timeout=30)
+
+        scene.payments.guard_targets("orders", racing)
+    outcomes = await asyncio.gather(
+        *(scene.payments.create_payment(scene.request(order), STAFF) for _ in range(2)), return_exceptions=True
+    )
+    paid = [o for o in outcomes if isinstance(o, P.Payment)]
+    refused = [o for o in outcomes if isinstance(o, DomainError)]
+    assert len(paid) == 1 and paid[0].status == P.PAYMENT_STATUS_SUCCEEDED, outcomes
+    assert [e.reason.name for e in refused] == ["PAYMENT_EXCEEDS_BALANCE"]

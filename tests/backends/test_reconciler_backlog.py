@@ -16,12 +16,21 @@ from rcommerce.domain.payments.models import PaymentRow, PaymentTransactionRow
 from rcommerce.gen.v1 import checkout_pb2 as X
 from rcommerce.plugins.providers import PaymentOutcome
 from tests.backends._checkout_world import World, world
+from tests.backends._events_db import isolated_database
 
 pytestmark = pytest.mark.backends
 
 
 class Crash(BaseException):
     pass
+
+
+@pytest.fixture(scope="module")
+async def db(database_name: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
+    """This module's own database: with one try per run, what other tests leave to
+    reconcile would be tried first."""
+    async with isolated_database(database_name, tmp_path_factory) as database:
+        yield database
 
 
 @pytest.fixture

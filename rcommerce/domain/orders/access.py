@@ -1,4 +1,4 @@
-"""Who may pay an order: the guard of "orders/..." payment targets
+"""Who may pay an order, and how much: the guard of "orders/..." payment targets
 (``PaymentService.guard_targets``, registered by ``orders.wiring``).
 
 The rules are those of reaching an order elsewhere (``OrderService``): secret keys reach
@@ -6,9 +6,17 @@ every order; a signed-in customer only their own, and another customer's order a
 ORDER_NOT_FOUND as GetOrder does, so order ids cannot be probed; a publishable key
 reaches no order at all (the order RPCs refuse it with INSUFFICIENT_PERMISSIONS), so it
 may not pay one either: a storefront pays its cart, which checkout turns into the order.
+
+A payment may ask at most what the order still needs (:func:`unpaid`): a deposit or the
+balance after an edit, never more than the total, so an order is not paid twice by two
+payment attempts (a second card, a retry in another tab). The order's row is locked
+while this is checked and the payment inserted, so two such payments are counted one
+after the other.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,21 +25,49 @@ from rcommerce.auth.principal import Principal, customer_id_of
 from rcommerce.domain.orders.errors import ORDER_ALREADY_CANCELLED, OrderError
 from rcommerce.domain.orders.models import OrderRow
 from rcommerce.domain.orders.repository import not_found
+from rcommerce.domain.payments.errors import PAYMENT_EXCEEDS_BALANCE, PaymentError
+from rcommerce.domain.payments.models import PaymentRow
 from rcommerce.errors import INSUFFICIENT_PERMISSIONS, invalid
 
-__all__ = ["check_payable"]
+__all__ = ["check_payable", "unpaid"]
 
-_ORDER = select(OrderRow.customer_id, OrderRow.status, OrderRow.currency, OrderRow.cancelled_at).where(
-    OrderRow.id == bindparam("order_id")
+_ORDER = (
+    select(OrderRow.customer_id, OrderRow.status, OrderRow.currency, OrderRow.cancelled_at, OrderRow.total)
+    .where(OrderRow.id == bindparam("order_id"))
+    .with_for_update()
 )
+_PAYMENTS = select(
+    PaymentRow.status, PaymentRow.amount, PaymentRow.amount_authorized, PaymentRow.amount_captured
+).where(PaymentRow.target == bindparam("target"))
+#: Payments whose money may still arrive: counted against what the order needs.
+_IN_FLIGHT = frozenset({"pending", "requires_action"})
 
 
-async def check_payable(session: AsyncSession, order_id: str, principal: Principal, currency_code: str) -> None:
-    """Raise unless ``principal`` may pay order ``order_id`` in ``currency_code``:
-    permission first (without reading the order), then existence and ownership, then the
-    order's state (a cancelled order is ORDER_ALREADY_CANCELLED) and currency (the
-    order's, else VALIDATION_FAILED: its payment status adds up amounts of one currency);
-    one read of the order."""
+def unpaid(total: int, payments: Iterable[tuple[str, int, int, int]]) -> int:
+    """What an order of ``total`` still needs, given its payments' ``(status, amount,
+    amount_authorized, amount_captured)``: the total less what was captured (refunds give
+    money back for returns and goodwill; they do not ask for it again), what is
+    authorized and not yet captured, and what is still being paid (pending, or waiting
+    for the customer's action until it expires)."""
+    held = 0
+    for status, amount, authorized, captured in payments:
+        held += captured
+        if status == "authorized":
+            held += max(0, (authorized or amount) - captured)
+        elif status in _IN_FLIGHT:
+            held += amount
+    return max(0, total - held)
+
+
+async def check_payable(
+    session: AsyncSession, order_id: str, principal: Principal, currency_code: str, amount: int
+) -> None:
+    """Raise unless ``principal`` may pay order ``order_id`` ``amount`` in
+    ``currency_code``: permission first (without reading the order), then existence and
+    ownership, then the order's state (a cancelled order is ORDER_ALREADY_CANCELLED),
+    currency (the order's, else VALIDATION_FAILED: its payment status adds up amounts of
+    one currency) and the amount (at most :func:`unpaid`, else PAYMENT_EXCEEDS_BALANCE);
+    the order is read locked (until the caller's transaction ends), then its payments."""
     name = f"orders/{order_id}"
     caller = customer_id_of(principal)
     if not principal.is_staff and caller is None:
@@ -52,3 +88,11 @@ async def check_payable(session: AsyncSession, order_id: str, principal: Princip
         )  # fmt: skip
     if currency_code != order.currency:
         raise invalid("currency_code", f"must be the currency of {name}, {order.currency}")
+    payments = await session.execute(_PAYMENTS, {"target": name})
+    left = unpaid(order.total, ((p.status, p.amount, p.amount_authorized, p.amount_captured) for p in payments))
+    if amount > left:
+        raise PaymentError(
+            PAYMENT_EXCEEDS_BALANCE,
+            f"Order {name} needs {left} more (minor units of {order.currency}); a payment of {amount} would pay it twice.",
+            order=name, amount=amount, total=order.total, unpaid=left,
+        )  # fmt: skip

@@ -67,7 +67,9 @@ def connect_order_payments(payments: PaymentService, repository: OrderRepository
     payments."""
 
     async def guard(session: AsyncSession, request: payments_pb2.CreatePaymentRequest, principal: Principal) -> None:
-        await check_payable(session, request.target.removeprefix("orders/"), principal, request.currency_code)
+        await check_payable(
+            session, request.target.removeprefix("orders/"), principal, request.currency_code, request.amount
+        )
 
     payments.guard_targets("orders", guard)
     payments.observe_targets("orders", repository.on_payment_changed)

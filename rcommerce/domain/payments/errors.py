@@ -66,6 +66,12 @@ PAYMENT_OPERATION_IN_PROGRESS = reason(
     _C.ABORTED,
     "Another operation on this payment is talking to the gateway; retry shortly with the same idempotency key.",
 )
+PAYMENT_EXCEEDS_BALANCE = reason(
+    "PAYMENT_EXCEEDS_BALANCE",
+    _C.FAILED_PRECONDITION,
+    "A payment for an order may ask at most what the order still needs: its total less what is captured, "
+    "authorized or still being paid; metadata has order, amount, total and unpaid.",
+)
 IDEMPOTENCY_KEY_REUSED = reason(
     "IDEMPOTENCY_KEY_REUSED",
     _C.ABORTED,

@@ -285,7 +285,9 @@ class App:
         self.checkout = build_checkout(
             self.db, self.clock, s, self.providers, self.carts, self.payments, self.events.queue, self.reference
         )
-        self.orders = build_orders(self.db, self.clock, s, self.providers, tokens, self.payments, self.reference)
+        self.orders = build_orders(
+            self.db, self.clock, s, self.providers, tokens, self.payments, self.reference, self.event_signal
+        )
         self.regions.add_usage(carts_region_usage)
         self.regions.add_usage(orders_region_usage)
         self.methods = method_table()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from google.protobuf import empty_pb2
 
 from rcommerce.api.call import Call
 from rcommerce.domain.orders.drafts import DraftOrderService
 from rcommerce.domain.orders.service import OrderService
+from rcommerce.domain.orders.watch import OrderWatch
+from rcommerce.errors import invalid
 from rcommerce.gen.v1 import orders_pb2 as O
 from rcommerce.gen.v1 import orders_pb2_grpc
 
@@ -16,12 +20,19 @@ __all__ = ["OrderServicer"]
 class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
     """Thin adapter; the pipeline authenticates, authorises and maps DomainError."""
 
-    def __init__(self, orders: OrderService, drafts: DraftOrderService) -> None:
+    def __init__(self, orders: OrderService, drafts: DraftOrderService, watch: OrderWatch) -> None:
         self._orders = orders
         self._drafts = drafts
+        self._watch = watch
 
     async def GetOrder(self, request: O.GetOrderRequest, call: Call) -> O.Order:
         return await self._orders.get_order(call.principal, request.name)
+
+    async def WatchOrder(self, request: O.WatchOrderRequest, call: Call) -> AsyncIterator[O.Order]:
+        if request.max_updates < 0:
+            raise invalid("max_updates", "must be >= 0")
+        async for order in self._watch.watch(call.principal, request.name, max_updates=request.max_updates):
+            yield order
 
     async def ListOrders(self, request: O.ListOrdersRequest, call: Call) -> O.ListOrdersResponse:
         return await self._orders.list_orders(call.principal, request)

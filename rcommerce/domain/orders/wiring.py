@@ -25,9 +25,11 @@ from rcommerce.domain.orders.fraud import FraudSettings
 from rcommerce.domain.orders.placement import OrderPlacement
 from rcommerce.domain.orders.repository import OrderRepository
 from rcommerce.domain.orders.service import OrderService
+from rcommerce.domain.orders.watch import OrderWatch
 from rcommerce.domain.payments.service import PaymentService
 from rcommerce.domain.promotions.evaluator import PromotionEvaluator
 from rcommerce.domain.regions.directory import RegionDirectory
+from rcommerce.events.wakeup import EventSignal, LocalSignal
 from rcommerce.gen.v1 import orders_pb2_grpc, payments_pb2
 from rcommerce.pagination import PageTokens
 from rcommerce.plugins.manager import ProviderRegistry
@@ -40,12 +42,13 @@ class OrderServices:
     service: OrderService
     drafts: DraftOrderService
     placement: OrderPlacement
+    watch: OrderWatch
 
     def servicer(self) -> tuple[str, Any, Any]:
         """``(service full name, servicer, add function)`` like ``App._servicers``."""
         return (
             "rcommerce.v1.OrderService",
-            OrderServicer(self.service, self.drafts),
+            OrderServicer(self.service, self.drafts, self.watch),
             orders_pb2_grpc.add_OrderServiceServicer_to_server,
         )
 
@@ -94,7 +97,10 @@ def build_order_placement(clock: Clock, settings: Settings, providers: ProviderR
 def build_orders(
     db: Database, clock: Clock, settings: Settings, providers: ProviderRegistry, tokens: PageTokens,
     payments: PaymentService | None = None, reference: ReferenceCache | None = None,
+    signal: EventSignal | None = None,
 ) -> OrderServices:  # fmt: skip
+    """The orders context; ``signal`` wakes WatchOrder streams after commits (the app's
+    event signal; a process-local one when not given)."""
     placement = build_order_placement(clock, settings, providers)
     if payments is not None:
         connect_order_payments(payments, placement.repository)
@@ -109,4 +115,4 @@ def build_orders(
         RegionDirectory(reference),
         CustomerDirectory(clock),
     )
-    return OrderServices(service, drafts, placement)
+    return OrderServices(service, drafts, placement, OrderWatch(service, signal or LocalSignal()))

@@ -369,6 +369,14 @@ class GetOrderRequest(_message.Message):
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
+class WatchOrderRequest(_message.Message):
+    __slots__ = ("name", "max_updates")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MAX_UPDATES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    max_updates: int
+    def __init__(self, name: _Optional[str] = ..., max_updates: _Optional[int] = ...) -> None: ...
+
 class ListOrdersRequest(_message.Message):
     __slots__ = ("page_size", "page_token", "status", "payment_status", "fulfillment_status", "customer", "email", "create_time_after", "create_time_before", "update_time_after", "min_total", "max_total", "tag", "query", "order_by", "min_risk_score")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]

@@ -48,6 +48,11 @@ class OrderServiceStub:
                 request_serializer=rcommerce_dot_v1_dot_orders__pb2.GetOrderRequest.SerializeToString,
                 response_deserializer=rcommerce_dot_v1_dot_orders__pb2.Order.FromString,
                 _registered_method=True)
+        self.WatchOrder = channel.unary_stream(
+                '/rcommerce.v1.OrderService/WatchOrder',
+                request_serializer=rcommerce_dot_v1_dot_orders__pb2.WatchOrderRequest.SerializeToString,
+                response_deserializer=rcommerce_dot_v1_dot_orders__pb2.Order.FromString,
+                _registered_method=True)
         self.ListOrders = channel.unary_unary(
                 '/rcommerce.v1.OrderService/ListOrders',
                 request_serializer=rcommerce_dot_v1_dot_orders__pb2.ListOrdersRequest.SerializeToString,
@@ -142,6 +147,16 @@ class OrderServiceServicer:
 
     def GetOrder(self, request, context):
         """Returns an order by id ("orders/ord_...") or by number ("orders/1001").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchOrder(self, request, context):
+        """Streams the order as it is now, then again each time it changes (its statuses,
+        lines, addresses, totals, payments, tags, ...), until the client cancels or
+        max_updates versions were sent (DECISIONS 24). Same access as GetOrder. On the REST
+        bridge the answer is Server-Sent Events (text/event-stream), one "data:" per version.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -275,6 +290,11 @@ def add_OrderServiceServicer_to_server(servicer, server):
                     request_deserializer=rcommerce_dot_v1_dot_orders__pb2.GetOrderRequest.FromString,
                     response_serializer=rcommerce_dot_v1_dot_orders__pb2.Order.SerializeToString,
             ),
+            'WatchOrder': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchOrder,
+                    request_deserializer=rcommerce_dot_v1_dot_orders__pb2.WatchOrderRequest.FromString,
+                    response_serializer=rcommerce_dot_v1_dot_orders__pb2.Order.SerializeToString,
+            ),
             'ListOrders': grpc.unary_unary_rpc_method_handler(
                     servicer.ListOrders,
                     request_deserializer=rcommerce_dot_v1_dot_orders__pb2.ListOrdersRequest.FromString,
@@ -389,6 +409,33 @@ class OrderService:
             target,
             '/rcommerce.v1.OrderService/GetOrder',
             rcommerce_dot_v1_dot_orders__pb2.GetOrderRequest.SerializeToString,
+            rcommerce_dot_v1_dot_orders__pb2.Order.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/rcommerce.v1.OrderService/WatchOrder',
+            rcommerce_dot_v1_dot_orders__pb2.WatchOrderRequest.SerializeToString,
             rcommerce_dot_v1_dot_orders__pb2.Order.FromString,
             options,
             channel_credentials,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 from google.protobuf import field_mask_pb2
 
 from rcommerce.gen.v1 import carts_pb2 as K
 from rcommerce.gen.v1 import catalog_pb2 as C
+from rcommerce.gen.v1 import checkout_pb2 as X
+from rcommerce.gen.v1 import payments_pb2 as P
 from rcommerce.gen.v1.common_pb2 import Address
 from rcommerce.testing.client import ApiClient
 
@@ -36,3 +40,21 @@ async def ready_cart(
         "SelectShippingOption", K.SelectShippingOptionRequest(cart=cart.name, quote_id=quote.quote_id, cart_token=token)
     )
     return cart.name, token
+
+
+async def order_by_transfer(
+    client: ApiClient, buyer: ApiClient, region: str, p: C.Product, address: Address, service: str
+) -> tuple[str, str]:
+    """A cart of ``buyer`` checked out by bank transfer (the ``manual`` gateway), the money
+    not arrived yet: (the order, its authorized payment)."""
+    cart, token = await ready_cart(client, buyer, region, p, address, service)
+    done = await buyer.call(
+        "CompleteCheckout",
+        X.CompleteCheckoutRequest(
+            cart=cart, cart_token=token, idempotency_key=uuid.uuid4().hex, gateway="manual",
+            method_type="bank_transfer",
+        ),
+    )  # fmt: skip
+    assert done.status == X.CHECKOUT_STATUS_COMPLETED
+    (transfer,) = (await client.call("ListPayments", P.ListPaymentsRequest(target=done.order))).payments
+    return str(done.order), str(transfer.name)

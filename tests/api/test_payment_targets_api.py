@@ -23,7 +23,7 @@ from rcommerce.gen.v1 import orders_pb2 as O
 from rcommerce.gen.v1 import payments_pb2 as P
 from rcommerce.testing.client import ApiClient, ApiError
 from rcommerce.testing.server import LiveServer
-from tests.api._checkout_flow import ready_cart
+from tests.api._checkout_flow import order_by_transfer, ready_cart
 from tests.backends._carts_store import tag
 from tests.backends._checkout_world import SYDNEY, ensure_region, product
 
@@ -109,19 +109,11 @@ async def _checkout(client: ApiClient, buyer: ApiClient, region: str) -> tuple[s
 async def _unpaid_order(client: ApiClient, buyer: ApiClient, region: str) -> str:
     """An order of ``buyer`` with nothing paid: checked out by bank transfer, which staff
     voided when the money never came; its whole total is still to pay."""
-    cart, token = await ready_cart(client, buyer, region, product(2500), SYDNEY, "chk_std")
-    done = await buyer.call(
-        "CompleteCheckout",
-        X.CompleteCheckoutRequest(
-            cart=cart, cart_token=token, idempotency_key=uuid.uuid4().hex, gateway="manual",
-            method_type="bank_transfer",
-        ),
-    )  # fmt: skip
-    (transfer,) = (await client.call("ListPayments", P.ListPaymentsRequest(target=done.order))).payments
-    await client.call("VoidPayment", P.VoidPaymentRequest(name=transfer.name, idempotency_key=uuid.uuid4().hex))
-    order = await client.call("GetOrder", O.GetOrderRequest(name=done.order))
-    assert order.totals.balance_due == order.totals.total > 2500
-    return str(done.order)
+    order, transfer = await order_by_transfer(client, buyer, region, product(2500), SYDNEY, "chk_std")
+    await client.call("VoidPayment", P.VoidPaymentRequest(name=transfer, idempotency_key=uuid.uuid4().hex))
+    totals = (await client.call("GetOrder", O.GetOrderRequest(name=order))).totals
+    assert totals.balance_due == totals.total > 2500
+    return order
 
 
 async def test_a_guest_pays_its_cart_with_the_cart_token_only(

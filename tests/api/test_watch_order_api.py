@@ -16,13 +16,12 @@ from google.protobuf import field_mask_pb2, json_format
 
 from rcommerce.clock import SystemClock
 from rcommerce.db import Database
-from rcommerce.gen.v1 import checkout_pb2 as X
 from rcommerce.gen.v1 import customers_pb2 as U
 from rcommerce.gen.v1 import orders_pb2 as O
 from rcommerce.gen.v1 import payments_pb2 as P
 from rcommerce.testing.client import ApiClient, ApiError, _grpc_error, _rest_error
 from rcommerce.testing.server import LiveServer
-from tests.api._checkout_flow import ready_cart
+from tests.api._checkout_flow import order_by_transfer
 from tests.backends._carts_store import tag
 from tests.backends._checkout_world import SYDNEY, ensure_region, product
 
@@ -101,17 +100,7 @@ async def _customer(shop: ApiClient) -> ApiClient:
 
 
 async def _order_by_transfer(client: ApiClient, buyer: ApiClient, region: str) -> tuple[str, str]:
-    """An order of ``buyer`` paid by bank transfer, not arrived yet: (order, its payment)."""
-    cart, token = await ready_cart(client, buyer, region, product(2500), SYDNEY, "chk_std")
-    done = await buyer.call(
-        "CompleteCheckout",
-        X.CompleteCheckoutRequest(
-            cart=cart, cart_token=token, idempotency_key=uuid.uuid4().hex, gateway="manual",
-            method_type="bank_transfer",
-        ),
-    )  # fmt: skip
-    (transfer,) = (await client.call("ListPayments", P.ListPaymentsRequest(target=done.order))).payments
-    return str(done.order), str(transfer.name)
+    return await order_by_transfer(client, buyer, region, product(2500), SYDNEY, "chk_std")
 
 
 async def _tag(client: ApiClient, order: str, *tags: str) -> None:

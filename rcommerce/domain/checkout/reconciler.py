@@ -36,7 +36,6 @@ per run, so what waits or was declined never hides the rows behind it.
 from __future__ import annotations
 
 import logging
-from contextlib import aclosing
 from datetime import timedelta
 
 from sqlalchemy import and_, literal, or_, select
@@ -104,23 +103,13 @@ class CheckoutReconciler:
             )
         )
         done: list[str] = []
-        tries = 0
-        async with aclosing(
-            due_operations(
-                self._db,
-                orphans,
-                (PaymentRow.created_at, PaymentRow.id),
-                compensation_key,
-                now,
-                self._payments.settings.gateway_retry,
-            )
-        ) as due:
-            async for payment_id, target in due:
-                tries += 1
-                if await self._claim(payment_id, target.removeprefix("carts/")) and await self._undo(payment_id):
-                    done.append(f"payments/{payment_id}")
-                if tries >= limit:
-                    break
+        retry = self._payments.settings.gateway_retry
+        order = (PaymentRow.created_at, PaymentRow.id)
+        async for payment_id, target in due_operations(
+            self._db, orphans, order, compensation_key, now, retry, limit=limit
+        ):
+            if await self._claim(payment_id, target.removeprefix("carts/")) and await self._undo(payment_id):
+                done.append(f"payments/{payment_id}")
         if done:
             log.warning("reconciler voided %d orphaned checkout authorization(s): %s", len(done), ", ".join(done))
         return done
@@ -188,28 +177,16 @@ class CheckoutReconciler:
             )
         )
         captured: list[str] = []
-        tries = 0
-        async with aclosing(
-            due_operations(
-                self._db,
-                unfinished,
-                (IdempotencyKeyRow.created_at, IdempotencyKeyRow.key),
-                capture_key,
-                now,
-                self._payments.settings.gateway_retry,
-            )
-        ) as due:
-            async for payment_id, key in due:
-                tries += 1
-                name = f"payments/{payment_id}"
-                try:
-                    await self._payments.capture(payments_pb2.CapturePaymentRequest(name=name, idempotency_key=key))
-                except DomainError as exc:
-                    log.warning("reconciler could not capture %s: %s %s", name, exc.reason.name, exc)
-                else:
-                    captured.append(name)
-                if tries >= limit:
-                    break
+        retry = self._payments.settings.gateway_retry
+        order = (IdempotencyKeyRow.created_at, IdempotencyKeyRow.key)
+        async for payment_id, key in due_operations(self._db, unfinished, order, capture_key, now, retry, limit=limit):
+            name = f"payments/{payment_id}"
+            try:
+                await self._payments.capture(payments_pb2.CapturePaymentRequest(name=name, idempotency_key=key))
+            except DomainError as exc:
+                log.warning("reconciler could not capture %s: %s %s", name, exc.reason.name, exc)
+            else:
+                captured.append(name)
         if captured:
             log.warning("reconciler finished %d automatic capture(s): %s", len(captured), ", ".join(captured))
         return captured

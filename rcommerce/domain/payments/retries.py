@@ -55,14 +55,21 @@ async def due_operations(
     key_of: Callable[[str], str],
     now: datetime,
     policy: RetryPolicy,
+    *,
+    limit: int,
 ) -> AsyncGenerator[tuple[str, Any]]:
     """The ``(payment id, second column)`` rows of ``candidates`` whose operation (the
-    idempotency key ``key_of(payment id)``) is due, in ``order``."""
+    idempotency key ``key_of(payment id)``) is due, in ``order``; at most ``limit`` of
+    them, one per try the sweep makes. No session is open while a row is handled."""
+    tries = 0
     async for rows in backlog_pages(db, candidates, order):
         failures = await _failures(db, {row[0]: key_of(row[0]) for row in rows})
         for row in rows:
             if retry_due(failures.get(key_of(row[0])), now, policy):
                 yield row[0], row[1]
+                tries += 1
+                if tries >= limit:
+                    return
 
 
 async def _failures(db: Database, keys: Mapping[str, str]) -> dict[str, Failures]:

@@ -47,7 +47,6 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -1234,22 +1233,12 @@ class PaymentService:
         expired = select(PaymentRow.id, PaymentRow.action_expires_at).where(
             PaymentRow.status == S.REQUIRES_ACTION.value, PaymentRow.action_expires_at <= now
         )
-        done = tries = 0
-        async with aclosing(
-            due_operations(
-                self.db,
-                expired,
-                (PaymentRow.action_expires_at, PaymentRow.id),
-                _expiry_key,
-                now,
-                self.settings.gateway_retry,
-            )
-        ) as due:
-            async for payment_id, _ in due:
-                tries += 1
-                done += await self._expire(payment_id, _expiry_key(payment_id))
-                if tries >= limit:
-                    break
+        done = 0
+        order = (PaymentRow.action_expires_at, PaymentRow.id)
+        async for payment_id, _ in due_operations(
+            self.db, expired, order, _expiry_key, now, self.settings.gateway_retry, limit=limit
+        ):
+            done += await self._expire(payment_id, _expiry_key(payment_id))
         return done
 
     async def _expire(self, payment_id: str, key: str) -> int:

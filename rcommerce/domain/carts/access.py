@@ -29,13 +29,13 @@ from rcommerce.domain.carts.errors import (
     CART_TOKEN_REQUIRED,
     CartError,
 )
+from rcommerce.domain.carts.models import ACTIVE, CONVERTED
 from rcommerce.domain.carts.state import CartView, load_cart
 from rcommerce.errors import invalid
 
 __all__ = ["check_access", "check_open", "check_payable", "check_unexpired", "hash_token", "new_token"]
 
 TOKEN_PREFIX = "ctok_"  # noqa: S105 - a prefix, not a secret
-_ACTIVE, _CONVERTED = "active", "converted"
 
 
 def new_token() -> str:
@@ -71,7 +71,7 @@ def check_access(cart: CartView, principal: Principal, token: str) -> None:
 
 def check_open(cart: CartView, now: datetime) -> None:
     """Converted carts refuse changes (409); expired carts refuse everything (410)."""
-    if cart.status == _CONVERTED:
+    if cart.status == CONVERTED:
         raise CartError(
             CART_CONVERTED, f"Cart carts/{cart.id} was converted and refuses changes.",
             cart=f"carts/{cart.id}", convertedTo=cart.converted_to or "",
@@ -80,7 +80,7 @@ def check_open(cart: CartView, now: datetime) -> None:
 
 
 def check_unexpired(cart: CartView, now: datetime) -> None:
-    if cart.status == _ACTIVE and now >= cart.expires_at:
+    if cart.status == ACTIVE and now >= cart.expires_at:
         raise CartError(
             CART_EXPIRED, f"Cart carts/{cart.id} expired at {cart.expires_at.isoformat()}; start a new cart.",
             cart=f"carts/{cart.id}", expireTime=cart.expires_at.isoformat(),

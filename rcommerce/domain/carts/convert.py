@@ -11,6 +11,7 @@ from typing import Any
 
 from rcommerce.addresses import address_from_db, address_to_db
 from rcommerce.addresses import provider_address as destination
+from rcommerce.domain.carts.models import CONVERTED
 from rcommerce.domain.carts.state import CartView, LineState
 from rcommerce.domain.pricing.assembly import PricingResult
 from rcommerce.gen.v1 import carts_pb2
@@ -37,7 +38,7 @@ def quote_message(quote: Any) -> carts_pb2.ShippingOption:
 
 
 def _status(cart: CartView, now: datetime) -> carts_pb2.CartStatus:
-    if cart.status == "converted":
+    if cart.status == CONVERTED:
         return carts_pb2.CART_STATUS_CONVERTED
     return carts_pb2.CART_STATUS_EXPIRED if now >= cart.expires_at else carts_pb2.CART_STATUS_ACTIVE
 

@@ -19,6 +19,10 @@ from rcommerce.db.base import Base, PrefixedId
 __all__ = ["CartLineRow", "CartRow"]
 
 
+#: The stored values of ``CartRow.status``; "expired" is derived from ``expires_at``.
+ACTIVE, CONVERTED = "active", "converted"
+
+
 class CartRow(Base):
     """A cart. ``version`` counts changes (it guards concurrent writers)."""
 
@@ -40,7 +44,7 @@ class CartRow(Base):
     coupon_codes: Mapped[list[str]]
     #: The selected shipping quote ("shq_..."), or NULL.
     shipping_quote_id: Mapped[str | None] = mapped_column(String(40))
-    #: "active" or "converted"; "expired" is derived from ``expires_at``.
+    #: ACTIVE or CONVERTED; "expired" is derived from ``expires_at``.
     status: Mapped[str] = mapped_column(String(20))
     #: The order the cart became, or the cart it was merged into.
     converted_to: Mapped[str | None] = mapped_column(String(40))

@@ -40,7 +40,7 @@ from rcommerce.domain.carts.errors import (
     VARIANT_NOT_PRICED,
     CartError,
 )
-from rcommerce.domain.carts.models import CartLineRow, CartRow
+from rcommerce.domain.carts.models import ACTIVE, CONVERTED, CartLineRow, CartRow
 from rcommerce.domain.carts.sellable import sellable_variant
 from rcommerce.domain.carts.state import CartView, LineState, load_cart, load_lines
 from rcommerce.domain.catalog import repository as catalog
@@ -69,7 +69,6 @@ log = logging.getLogger("rcommerce.carts")
 MAX_QUANTITY = 9999
 UPDATABLE = ("email", "shipping_address", "billing_address", "vat_id")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_ACTIVE, _CONVERTED = "active", "converted"
 #: Attempts at quoting a cart that changes between asking the carriers and storing quotes.
 _QUOTE_ROUNDS = 3
 
@@ -156,7 +155,7 @@ class CartService:
             row = CartRow(
                 id=new_id("cart", now), region_id=region.id, currency_code=region.currency_code, customer_id=customer_id,
                 token_hash=None, email="", shipping_address=None, billing_address=None, vat_id="", coupon_codes=[],
-                shipping_quote_id=None, status=_ACTIVE, converted_to=None, expires_at=now + self._ttl, version=1,
+                shipping_quote_id=None, status=ACTIVE, converted_to=None, expires_at=now + self._ttl, version=1,
                 created_at=now, updated_at=now,
             )  # fmt: skip
             if customer_id is not None:
@@ -453,7 +452,7 @@ class CartService:
         target.billing_address = target.billing_address or guest.billing_address
         target.vat_id = target.vat_id or guest.vat_id
         target.shipping_quote_id = None
-        guest.status, guest.converted_to = _CONVERTED, target.id
+        guest.status, guest.converted_to = CONVERTED, target.id
         self._touch(guest, now)
         self._touch(target, now)
         await s.flush()
@@ -485,7 +484,7 @@ class CartService:
     def _touch(self, row: CartRow, now: datetime) -> None:
         row.version += 1
         row.updated_at = now
-        if row.status == _ACTIVE:
+        if row.status == ACTIVE:
             row.expires_at = now + self._ttl
 
     async def _load(
@@ -503,7 +502,7 @@ class CartService:
     ) -> CartRow | None:
         """The customer's most recently changed active, unexpired cart (in ``region_id``)."""
         query = select(CartRow).where(
-            CartRow.customer_id == customer_id, CartRow.status == _ACTIVE, CartRow.expires_at > now
+            CartRow.customer_id == customer_id, CartRow.status == ACTIVE, CartRow.expires_at > now
         )
         if region_id is not None:
             query = query.where(CartRow.region_id == region_id)

@@ -18,7 +18,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rcommerce.domain.carts.models import CartLineRow, CartRow
+from rcommerce.domain.carts.models import CONVERTED, CartLineRow, CartRow
 
 __all__ = ["CartState", "CartView", "LineState", "load_cart", "load_lines", "mark_converted"]
 
@@ -80,7 +80,7 @@ _CONVERT = (
     update(_CARTS)
     .where(_CARTS.c.id == bindparam("cart_id"))
     .values(
-        status="converted",
+        status=CONVERTED,
         converted_to=bindparam("converted_to"),
         version=bindparam("version"),
         updated_at=bindparam("updated_at"),

@@ -65,7 +65,7 @@ from rcommerce.domain.carts.errors import (
     SHIPPING_ADDRESS_REQUIRED,
     CartError,
 )
-from rcommerce.domain.carts.models import CartRow
+from rcommerce.domain.carts.models import ACTIVE, CONVERTED, CartRow
 from rcommerce.domain.carts.service import CartService, PricedCart
 from rcommerce.domain.carts.state import CartView
 from rcommerce.domain.checkout import attempts, convert
@@ -324,7 +324,7 @@ class CheckoutService:
                 raise CartError(CART_NOT_FOUND, f"Cart carts/{cart_id} does not exist.", cart=f"carts/{cart_id}")
             check_access(cart, principal, request.cart_token)
             attempt = await attempts.locked_attempt(s, cart_id)
-            if cart.status == "converted":
+            if cart.status == CONVERTED:
                 if attempt is not None and attempt.status == COMPLETED and attempt.order_id == cart.converted_to:
                     return await self._message(attempt, s)  # completing twice: the same order
                 raise CartError(
@@ -516,7 +516,7 @@ class CheckoutService:
         async with self._db.transaction() as s:
             cart = await cart_state.load_cart(s, plan.cart_id, lock=True)
             attempt = await attempts.locked_attempt(s, plan.cart_id)
-            if cart is None or attempt is None or attempt.lock_key != plan.key or cart.status != "active":
+            if cart is None or attempt is None or attempt.lock_key != plan.key or cart.status != ACTIVE:
                 raise CheckoutError(
                     CHECKOUT_IN_PROGRESS, f"carts/{plan.cart_id} changed hands while its payment was authorized.",
                     cart=f"carts/{plan.cart_id}",

@@ -227,6 +227,9 @@ async def test_bad_input_gets_its_reason(client: ApiClient, shop: ApiClient, reg
 async def test_reconcile_is_admin_only(client: ApiClient, shop: ApiClient) -> None:
     answer = await client.call("ReconcileCheckouts", X.ReconcileCheckoutsRequest(limit=10))
     assert isinstance(answer, X.ReconcileCheckoutsResponse)
+    for limit in (-1, 1001):
+        refused = await _fails(client.call("ReconcileCheckouts", X.ReconcileCheckoutsRequest(limit=limit)))
+        assert refused.reason == "VALIDATION_FAILED" and refused.field_violations == ["limit"], refused
     error = await _fails(shop.call("ReconcileCheckouts", X.ReconcileCheckoutsRequest()))
     assert error.status == "PERMISSION_DENIED" and error.http_status in (None, 403)
 

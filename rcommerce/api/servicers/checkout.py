@@ -9,6 +9,7 @@ from __future__ import annotations
 from rcommerce.api.call import Call
 from rcommerce.domain.checkout.reconciler import CheckoutReconciler
 from rcommerce.domain.checkout.service import CheckoutService
+from rcommerce.errors import invalid
 from rcommerce.gen.v1 import checkout_pb2, checkout_pb2_grpc
 
 __all__ = ["CheckoutServicer"]
@@ -35,7 +36,9 @@ class CheckoutServicer(checkout_pb2_grpc.CheckoutServiceServicer):
     async def ReconcileCheckouts(
         self, request: K.ReconcileCheckoutsRequest, call: Call
     ) -> K.ReconcileCheckoutsResponse:
-        limit = request.limit if 0 < request.limit <= 1000 else 100
+        if not 0 <= request.limit <= 1000:
+            raise invalid("limit", "must be between 0 (the default, 100) and 1000")
+        limit = request.limit or 100
         voided = await self._reconciler.reconcile(limit)
         captured = await self._reconciler.resume_captures(limit)
         return K.ReconcileCheckoutsResponse(voided_payments=voided, captured_payments=captured)

@@ -345,7 +345,7 @@ class App:
             *self.events.servicers(),
             (
                 "rcommerce.v1.EventService",
-                EventServicer(EventStream(self.db, signal=self.event_signal)),
+                EventServicer(EventStream(self.db, clock=self.clock, signal=self.event_signal)),
                 events_pb2_grpc.add_EventServiceServicer_to_server,
             ),
             (

@@ -1,40 +1,49 @@
 """The event stream (DECISIONS 24): committed outbox events, in ``seq`` order, for
 ``EventService.WatchEvents`` (server streaming, SSE on the REST bridge) and ``ListEvents``.
 
-A cursor is the opaque position of an event: base64url of ``"seq:<N>"``; reading
-"after a cursor" means ``seq > N``. Events are filtered by the requested types (exact,
-``resource.*`` or ``*``) and by what the caller may read: the resource of an event type
-(``product`` of ``product.created``) maps to a scope (``products:read``) through
-:data:`RESOURCE_SCOPES`; types of unlisted resources need the global ``read`` scope.
+A reader's place is a :class:`~rcommerce.events.cursor.Position`: a contiguous frontier
+plus a few ranges of seqs above it already delivered, carried by the opaque cursor. A
+read takes the rows above the frontier outside those ranges, oldest first; every row read
+is added to the position, also the ones the caller does not receive, and each event
+carries the cursor of the position after it. So an event whose lower ``seq`` commits
+after higher ones were streamed (PostgreSQL, MySQL: seq is allocated at insert, not at
+commit) is still read, exactly once, by a watcher and by a client resuming from any
+cursor. This costs no latency: events above a hole are delivered at once; the hole only
+stays in the cursor. A hole is given up (the frontier moves past it) once the event just
+above it is older than ``gap_grace_s`` by the injected clock: events are written at
+flush or commit, so a transaction open that long has rolled back. The cursor module
+documents the bound on the ranges a cursor carries. The type filter applies to the rows
+read, not in SQL: a row the query skipped could not be told apart from one not yet
+committed, so a watcher of few types reads past the others.
+
+Events are filtered by the requested types (exact, ``resource.*`` or ``*``) and by what
+the caller may read: the resource of an event type (``product`` of ``product.created``)
+maps to a scope (``products:read``) through :data:`RESOURCE_SCOPES`; types of unlisted
+resources need the global ``read`` scope.
 
 Waiting for new events waits on an :class:`~rcommerce.events.wakeup.EventSignal`: a
 commit that appended events wakes the watchers at once, in this process (local signal)
 or in every process sharing the Redis of ``[cache] url`` (pub/sub, DECISIONS 24). The
 outbox stays the source of truth: watchers also re-read every ``poll_interval_s``, so a
 lost wake-up (Redis down, a process without Redis) costs latency, never an event.
-
-Known limit: on databases where concurrent transactions can commit sequence numbers out
-of order (PostgreSQL, MySQL), an event whose lower ``seq`` commits after a higher one was
-already streamed is skipped by a watcher that has passed it. The dispatcher handles that
-case with consumer marks; the stream does not yet (SQLite serialises writers).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from google.protobuf.struct_pb2 import Struct
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from rcommerce.auth.principal import Principal
+from rcommerce.clock import Clock, SystemClock
 from rcommerce.db.database import Database
-from rcommerce.domain.events.errors import INVALID_CURSOR
-from rcommerce.errors import FieldViolation, RequestError, invalid
+from rcommerce.errors import invalid
+from rcommerce.events.cursor import Position, encode_cursor, expire_hole
 from rcommerce.events.outbox import OutboxEvent
 from rcommerce.events.wakeup import EventSignal, LocalSignal
 from rcommerce.gen.v1 import events_pb2
@@ -86,32 +95,8 @@ RESOURCE_SCOPES: dict[str, str] = {
 
 DEFAULT_POLL_INTERVAL_S = 0.2
 DEFAULT_BATCH_SIZE = 100
+DEFAULT_GAP_GRACE_S = 60.0
 _TYPE_PATTERN = re.compile(r"^(\*|[a-z][a-z0-9_]*\.(\*|[a-z][a-z0-9_]*))$")
-_CURSOR_PREFIX = "seq:"
-
-
-def encode_cursor(seq: int) -> str:
-    """The opaque cursor of the event with ``seq``."""
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{seq}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, field: str = "cursor") -> int:
-    """The seq of ``cursor``; 0 for an empty cursor. Raises INVALID_CURSOR otherwise."""
-    if not cursor:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        text = ""
-    number = text[len(_CURSOR_PREFIX) :] if text.startswith(_CURSOR_PREFIX) else ""
-    if not number.isdigit() or len(number) > 18 or encode_cursor(int(number)) != cursor.rstrip("="):
-        raise RequestError(
-            INVALID_CURSOR,
-            f"{field} is not an event cursor issued by this server.",
-            violations=[FieldViolation(field, "not an event cursor")],
-            field=field,
-        )
-    return int(number)
 
 
 def scope_for(event_type: str) -> str:
@@ -154,14 +139,31 @@ class EventFilter:
         return self.wants_type(event_type) and self.principal.allows(scope_for(event_type))
 
 
-def to_proto(row: OutboxEvent) -> events_pb2.Event:
+def to_proto(row: OutboxEvent, position: Position) -> events_pb2.Event:
+    """The event of ``row``; ``position`` is the reader's position once it was delivered."""
     stamp = Timestamp()
     stamp.FromDatetime(row.created_at)
     data = Struct()
     data.update(row.data or {})
     return events_pb2.Event(
-        id=row.id, type=row.type, subject=row.subject, create_time=stamp, cursor=encode_cursor(row.seq), data=data
+        id=row.id,
+        type=row.type,
+        subject=row.subject,
+        create_time=stamp,
+        cursor=encode_cursor(position),
+        data=data,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One read of the outbox: the events the caller may see (each with the cursor of the
+    position after it), the position after every row read with expired holes given up,
+    and whether more rows may follow at once."""
+
+    events: list[events_pb2.Event]
+    position: Position
+    more: bool
 
 
 class EventStream:
@@ -171,57 +173,79 @@ class EventStream:
         self,
         db: Database,
         *,
+        clock: Clock | None = None,
         poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        gap_grace_s: float = DEFAULT_GAP_GRACE_S,
         signal: EventSignal | None = None,
     ) -> None:
         self._db = db
+        self._clock = clock or SystemClock()
         self.poll_interval_s = poll_interval_s
         self._batch = batch_size
+        self._gap_grace = timedelta(seconds=gap_grace_s)
         self._signal = signal or LocalSignal()
 
-    async def read_batch(
-        self, after_seq: int, selection: EventFilter, limit: int
-    ) -> tuple[list[OutboxEvent], int, bool]:
-        """Up to ``limit`` rows with ``seq > after_seq`` of the requested types, oldest
-        first. Returns the rows the caller may see, the last seq examined (``after_seq``
-        when none) and whether more rows may follow."""
-        query = select(OutboxEvent).where(OutboxEvent.seq > after_seq)
-        if not selection.everything:
-            # Narrow in SQL; the exact check (LIKE's "_" is a wildcard) happens below.
-            conditions = [OutboxEvent.type.in_(sorted(selection.exact))] if selection.exact else []
-            conditions += [OutboxEvent.type.like(f"{p}%") for p in selection.prefixes]
-            query = query.where(or_(*conditions))
-        query = query.order_by(OutboxEvent.seq).limit(limit)
-        async with self._db.read() as session:
-            rows = list((await session.scalars(query)).all())
-        last = rows[-1].seq if rows else after_seq
-        return [r for r in rows if selection.allows(r.type)], last, len(rows) == limit
+    async def page(self, position: Position, selection: EventFilter, limit: int) -> Batch:
+        """Up to ``limit`` rows not covered by ``position``, oldest first, as a batch."""
+        rows = await self._unseen(position, limit)
+        events: list[events_pb2.Event] = []
+        for row in rows:
+            position = position.after_examining(row.seq)
+            if selection.allows(row.type):
+                events.append(to_proto(row, position))
+        position = await self._expire_holes(position, {row.seq: row.created_at for row in rows})
+        return Batch(events, position, len(rows) == limit)
 
-    async def page(self, after_seq: int, selection: EventFilter, size: int) -> tuple[list[events_pb2.Event], int, bool]:
-        """One page for ListEvents: events, the last seq examined, whether more follow."""
-        rows, last, more = await self.read_batch(after_seq, selection, size)
-        return [to_proto(r) for r in rows], last, more
+    async def _unseen(self, position: Position, limit: int) -> list[OutboxEvent]:
+        query = (
+            select(OutboxEvent)
+            .where(OutboxEvent.seq > position.frontier, *(~OutboxEvent.seq.between(a, b) for a, b in position.seen))
+            .order_by(OutboxEvent.seq)
+            .limit(limit)
+        )
+        async with self._db.read() as session:
+            return list((await session.scalars(query)).all())
+
+    async def _expire_holes(self, position: Position, created: Mapping[int, datetime]) -> Position:
+        """Give up the holes above the frontier whose next event is older than the grace
+        period, lowest first. ``created`` has the rows just read; another range start
+        costs one primary-key lookup (at most one per hole given up, plus one)."""
+        deadline = self._clock.now() - self._gap_grace
+        while position.seen:
+            start = position.seen[0][0]
+            start_created = created[start] if start in created else await self._created_at(start)
+            expired = expire_hole(position, start_created, deadline)
+            if expired == position:
+                return position
+            position = expired
+        return position
+
+    async def _created_at(self, seq: int) -> datetime | None:
+        async with self._db.read() as session:
+            return await session.scalar(select(OutboxEvent.created_at).where(OutboxEvent.seq == seq))
 
     async def watch(
-        self, after_seq: int, selection: EventFilter, *, max_events: int = 0
+        self, start: Position, selection: EventFilter, *, max_events: int = 0
     ) -> AsyncIterator[events_pb2.Event]:
-        """Every visible event after ``after_seq``, in order, then new ones as they are
-        committed, until ``max_events`` were sent (0: until the consumer stops).
+        """Every visible event after ``start``, in seq order within a read (a lower seq
+        committed late comes in a later read), then new ones as they are committed, until
+        ``max_events`` were sent (0: until the consumer stops).
 
         Cancellation (the client went away) ends the generator through CancelledError,
         which propagates untouched; closing the generator releases nothing else, since no
         session is held while waiting.
         """
         sent = 0
-        position = after_seq
+        position = start
         while True:
             ticket = self._signal.ticket()  # before the read: a commit during it wakes the wait
-            rows, position, more = await self.read_batch(position, selection, self._batch)
-            for row in rows:
-                yield to_proto(row)
+            batch = await self.page(position, selection, self._batch)
+            for event in batch.events:
+                yield event
                 sent += 1
                 if max_events and sent >= max_events:
                     return
-            if not more:
+            position = batch.position
+            if not batch.more:
                 await self._signal.wait(self.poll_interval_s, ticket)

@@ -22,6 +22,7 @@ from rcommerce.auth.scopes import ScopeSet
 from rcommerce.clock import SystemClock
 from rcommerce.db import Database
 from rcommerce.events import record_event
+from rcommerce.events.cursor import Position
 from rcommerce.events.stream import EventFilter, EventStream
 from rcommerce.events.wakeup import LocalSignal, RedisSignal, create_signal
 from tests.conftest import fresh_database
@@ -74,7 +75,7 @@ async def test_a_commit_wakes_a_watcher_in_the_same_process(database: Database) 
     signal = LocalSignal()
     database.on_outbox_commit = signal.committed
     stream = EventStream(database, poll_interval_s=NEVER_S, signal=signal)
-    events = stream.watch(0, EventFilter.build(["product.*"], STAFF), max_events=1)
+    events = stream.watch(Position(), EventFilter.build(["product.*"], STAFF), max_events=1)
     first = asyncio.ensure_future(anext(events))
     await asyncio.sleep(0)
     await _record(database)
@@ -102,7 +103,7 @@ async def test_a_commit_in_one_process_wakes_watchers_in_another(tmp_path: Path)
         )
         writer_db.on_outbox_commit = writer_signal.committed
         stream = EventStream(reader_db, poll_interval_s=NEVER_S, signal=reader_signal)
-        events = stream.watch(0, EventFilter.build(["order.*"], STAFF), max_events=2)
+        events = stream.watch(Position(), EventFilter.build(["order.*"], STAFF), max_events=2)
         first = asyncio.ensure_future(anext(events))
         await asyncio.sleep(0)
         await _record(writer_db, "order.created")

@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 from rcommerce.api.call import Call
 from rcommerce.errors import invalid
-from rcommerce.events.stream import EventFilter, EventStream, decode_cursor, encode_cursor
+from rcommerce.events.cursor import decode_cursor, encode_cursor
+from rcommerce.events.stream import EventFilter, EventStream
 from rcommerce.gen.v1 import events_pb2, events_pb2_grpc
 from rcommerce.pagination import page_size
 
@@ -26,8 +27,11 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
 
     async def ListEvents(self, request: events_pb2.ListEventsRequest, call: Call) -> events_pb2.ListEventsResponse:
         size = page_size(request.page_size)
-        after = decode_cursor(request.page_token, "page_token") if request.page_token else decode_cursor(request.cursor)
+        given = request.page_token or request.cursor
+        start = decode_cursor(request.page_token, "page_token") if request.page_token else decode_cursor(request.cursor)
         selection = EventFilter.build(request.types, call.principal)
-        events, last, more = await self._stream.page(after, selection, size)
-        cursor = encode_cursor(last) if last else request.cursor
-        return events_pb2.ListEventsResponse(events=events, next_page_token=cursor if more else "", cursor=cursor)
+        batch = await self._stream.page(start, selection, size)
+        cursor = encode_cursor(batch.position) if batch.position != start else given
+        return events_pb2.ListEventsResponse(
+            events=batch.events, next_page_token=cursor if batch.more else "", cursor=cursor
+        )

@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import grpc
 import httpx
 import pytest
 from google.protobuf import json_format
@@ -25,8 +24,9 @@ from rcommerce.events.cursor import decode_cursor
 from rcommerce.gen.v1 import catalog_pb2 as C
 from rcommerce.gen.v1 import events_pb2 as E
 from rcommerce.gen.v1 import webhooks_pb2 as W
-from rcommerce.testing.client import ApiError, _grpc_error, _rest_error
+from rcommerce.testing.client import ApiError, _rest_error
 from rcommerce.testing.server import LiveServer
+from tests.api._streams import grpc_stream
 
 TIMEOUT_S = 15
 WATCH = "/rcommerce.v1.EventService/WatchEvents"
@@ -48,22 +48,10 @@ def _seen(subjects: set[str]) -> Until:
 
 
 async def _watch_grpc(server: LiveServer, token: str, request: E.WatchEventsRequest, until: Until) -> list[E.Event]:
-    async with grpc.aio.insecure_channel(server.grpc_target) as channel:
-        stub = channel.unary_stream(
-            WATCH, request_serializer=lambda m: m.SerializeToString(), response_deserializer=E.Event.FromString
-        )
-        call = stub(request, metadata=[("authorization", f"Bearer {token}")], timeout=TIMEOUT_S)
-        events: list[E.Event] = []
-        try:
-            async for event in call:
-                events.append(event)
-                if until(events):
-                    break
-        except grpc.aio.AioRpcError as exc:
-            raise _grpc_error(exc, dict(exc.trailing_metadata() or ())) from None
-        finally:
-            call.cancel()
-        return events
+    async def stop(events: list[E.Event]) -> bool:
+        return until(events)
+
+    return await grpc_stream(server, token, WATCH, request, E.Event, stop, TIMEOUT_S)
 
 
 def _params(request: E.WatchEventsRequest) -> list[tuple[str, str | int | float | bool | None]]:

@@ -9,7 +9,6 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 
-import grpc
 import httpx
 import pytest
 from google.protobuf import field_mask_pb2, json_format
@@ -19,9 +18,10 @@ from rcommerce.db import Database
 from rcommerce.gen.v1 import customers_pb2 as U
 from rcommerce.gen.v1 import orders_pb2 as O
 from rcommerce.gen.v1 import payments_pb2 as P
-from rcommerce.testing.client import ApiClient, ApiError, _grpc_error, _rest_error
+from rcommerce.testing.client import ApiClient, ApiError, _rest_error
 from rcommerce.testing.server import LiveServer
 from tests.api._checkout_flow import order_by_transfer
+from tests.api._streams import grpc_stream
 from tests.backends._carts_store import tag
 from tests.backends._checkout_world import SYDNEY, ensure_region, product
 
@@ -43,22 +43,7 @@ async def shop(client: ApiClient, server: LiveServer) -> ApiClient:
 
 
 async def _watch_grpc(server: LiveServer, token: str, request: O.WatchOrderRequest, on: OnVersion) -> list[O.Order]:
-    async with grpc.aio.insecure_channel(server.grpc_target) as channel:
-        stub = channel.unary_stream(
-            WATCH, request_serializer=lambda m: m.SerializeToString(), response_deserializer=O.Order.FromString
-        )
-        call = stub(request, metadata=[("authorization", f"Bearer {token}")], timeout=TIMEOUT_S)
-        versions: list[O.Order] = []
-        try:
-            async for order in call:
-                versions.append(order)
-                if await on(versions):
-                    break
-        except grpc.aio.AioRpcError as exc:
-            raise _grpc_error(exc, dict(exc.trailing_metadata() or ())) from None
-        finally:
-            call.cancel()
-        return versions
+    return await grpc_stream(server, token, WATCH, request, O.Order, on, TIMEOUT_S)
 
 
 async def _watch_rest(server: LiveServer, token: str, request: O.WatchOrderRequest, on: OnVersion) -> list[O.Order]:

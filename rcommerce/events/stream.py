@@ -14,7 +14,8 @@ above it is older than ``gap_grace_s`` by the injected clock: events are written
 flush or commit, so a transaction open that long has rolled back. The cursor module
 documents the bound on the ranges a cursor carries. The type filter applies to the rows
 read, not in SQL: a row the query skipped could not be told apart from one not yet
-committed, so a watcher of few types reads past the others.
+committed, so a watcher of few types reads past the others, narrow (seq, type and time;
+only the events it receives are loaded whole).
 
 Events are filtered by the requested types (exact, ``resource.*`` or ``*``) and by what
 the caller may read: the resource of an event type (``product`` of ``product.created``)
@@ -31,13 +32,13 @@ lost wake-up (Redis down, a process without Redis) costs latency, never an event
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from google.protobuf.struct_pb2 import Struct
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from rcommerce.auth.principal import Principal
 from rcommerce.clock import Clock, SystemClock
@@ -187,25 +188,38 @@ class EventStream:
         self._signal = signal or LocalSignal()
 
     async def page(self, position: Position, selection: EventFilter, limit: int) -> Batch:
-        """Up to ``limit`` rows not covered by ``position``, oldest first, as a batch."""
-        rows = await self._unseen(position, limit)
-        events: list[events_pb2.Event] = []
-        for row in rows:
-            position = position.after_examining(row.seq)
-            if selection.allows(row.type):
-                events.append(to_proto(row, position))
-        position = await self._expire_holes(position, {row.seq: row.created_at for row in rows})
-        return Batch(events, position, len(rows) == limit)
+        """Up to ``limit`` rows not covered by ``position``, oldest first, as a batch.
 
-    async def _unseen(self, position: Position, limit: int) -> list[OutboxEvent]:
+        Every row read counts as examined, so the filter cannot run in SQL (a row left out
+        there would look like one not yet committed). The rows are therefore read narrow
+        first (seq, type, time) and only the ones the caller receives are loaded whole: a
+        watcher of a few types does not pull every other event's payload."""
+        heads = await self._unseen(position, limit)
+        rows = await self._rows([head.seq for head in heads if selection.allows(head.type)])
+        events: list[events_pb2.Event] = []
+        for head in heads:
+            position = position.after_examining(head.seq)
+            row = rows.get(head.seq)
+            if row is not None:
+                events.append(to_proto(row, position))
+        position = await self._expire_holes(position, {head.seq: head.created_at for head in heads})
+        return Batch(events, position, len(heads) == limit)
+
+    async def _unseen(self, position: Position, limit: int) -> Sequence[Row[int, str, datetime]]:
         query = (
-            select(OutboxEvent)
+            select(OutboxEvent.seq, OutboxEvent.type, OutboxEvent.created_at)
             .where(OutboxEvent.seq > position.frontier, *(~OutboxEvent.seq.between(a, b) for a, b in position.seen))
             .order_by(OutboxEvent.seq)
             .limit(limit)
         )
         async with self._db.read() as session:
-            return list((await session.scalars(query)).all())
+            return (await session.execute(query)).all()
+
+    async def _rows(self, seqs: Sequence[int]) -> dict[int, OutboxEvent]:
+        if not seqs:
+            return {}
+        async with self._db.read() as session:
+            return {row.seq: row for row in await session.scalars(select(OutboxEvent).where(OutboxEvent.seq.in_(seqs)))}
 
     async def _expire_holes(self, position: Position, created: Mapping[int, datetime]) -> Position:
         """Give up the holes above the frontier whose next event is older than the grace

@@ -76,6 +76,9 @@ def test_body_star_reads_everything() -> None:
         ),
         pytest.param("GET", "/v1/products", b"pageSize=abc", b"", id="bad-int"),
         pytest.param("GET", "/v1/apiKeys", b"showInactive=maybe", b"", id="bad-bool"),
+        # "\u00b2" (superscript two) passes str.isdigit but int() refuses it (was a 500).
+        pytest.param("GET", "/v1/products", b"status=%C2%B2", b"", id="enum-unicode-digit"),
+        pytest.param("GET", "/v1/products", b"pageSize=%C2%B2", b"", id="int-unicode-digit"),
     ],
 )
 def test_malformed_input(verb: str, path: str, query: bytes, body: bytes) -> None:

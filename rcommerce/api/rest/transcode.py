@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -31,6 +32,10 @@ _SCALAR_QUERY_MESSAGES = {
     "google.protobuf.UInt32Value", "google.protobuf.UInt64Value", "google.protobuf.BytesValue",
 }  # fmt: skip
 _FLOATS = {FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT}
+
+
+#: An enum given by its number. Not ``str.isdigit``: it takes "²", which ``int`` refuses.
+_ENUM_NUMBER = re.compile(r"-?[0-9]{1,10}")
 
 
 def _malformed(message: str, field: str = "") -> RequestError:
@@ -84,7 +89,7 @@ def _convert(field: FieldDescriptor, raw: str, name: str) -> Any:
             return float(raw)
         except ValueError:
             raise _malformed(f"{name} must be a number, not {raw!r}.", name) from None
-    if field.type == FieldDescriptor.TYPE_ENUM and raw.lstrip("-").isdigit():
+    if field.type == FieldDescriptor.TYPE_ENUM and _ENUM_NUMBER.fullmatch(raw):
         return int(raw)
     if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.full_name == "google.protobuf.FieldMask":
         # The JSON form of a mask is lowerCamel; accept the proto spelling too.

@@ -93,6 +93,6 @@ async def check_payable(
     if amount > left:
         raise PaymentError(
             PAYMENT_EXCEEDS_BALANCE,
-            f"Order {name} needs {left} more (minor units of {order.currency}); a payment of {amount} would pay it twice.",
+            f"Order {name} still needs {left} (minor units of {order.currency}); a payment of {amount} asks more.",
             order=name, amount=amount, total=order.total, unpaid=left,
         )  # fmt: skip

@@ -222,6 +222,34 @@ async def test_a_paid_order_an_edit_raised_shows_its_balance_due(client: ApiClie
     assert (settled.payment_status, settled.captured, settled.balance_due) == ("paid", 9998, 0)
 
 
+async def test_a_payment_on_an_order_takes_the_balance_an_edit_reports_and_no_more(
+    client: ApiClient, store: Store
+) -> None:
+    """The edit's balance counts refunds as given back; CreatePayment's cap agrees with it."""
+    variant = await _variant(client)
+    order = await _order(client, store, variant, quantity=1, shipping=0)  # 49.99
+    await _pay(client, order)
+    await client.call("RefundOrder", F.RefundOrderRequest(name=order.name, amount=1000, idempotency_key=_key()))
+    edited = await client.call(
+        "EditOrder",
+        F.EditOrderRequest(name=order.name, update_lines=[F.OrderLineQuantity(line_id=order.line_items[0].id, quantity=2)]),
+    )  # fmt: skip
+    assert (edited.order.totals.total, edited.balance) == (9998, 5999)  # 99.98 - (49.99 - 10.00)
+
+    def payment(amount: int) -> P.CreatePaymentRequest:
+        return P.CreatePaymentRequest(
+            target=order.name, gateway="test", method_type="card", amount=amount, currency_code="USD",
+            capture_method="automatic", method_data={"number": "4242424242424242"}, idempotency_key=_key(),
+        )  # fmt: skip
+
+    with pytest.raises(ApiError) as caught:
+        await client.call("CreatePayment", payment(6000))
+    assert caught.value.reason == "PAYMENT_EXCEEDS_BALANCE" and caught.value.metadata == {
+        "order": order.name, "amount": "6000", "total": "9998", "unpaid": "5999",
+    }  # fmt: skip
+    assert (await client.call("CreatePayment", payment(5999))).status == P.PAYMENT_STATUS_SUCCEEDED
+
+
 # -- customer returns -------------------------------------------------------------------------
 
 

@@ -37,21 +37,26 @@ _ORDER = (
     .with_for_update()
 )
 _PAYMENTS = select(
-    PaymentRow.status, PaymentRow.amount, PaymentRow.amount_authorized, PaymentRow.amount_captured
+    PaymentRow.status,
+    PaymentRow.amount,
+    PaymentRow.amount_authorized,
+    PaymentRow.amount_captured,
+    PaymentRow.amount_refunded,
 ).where(PaymentRow.target == bindparam("target"))
 #: Payments whose money may still arrive: counted against what the order needs.
 _IN_FLIGHT = frozenset({"pending", "requires_action"})
 
 
-def unpaid(total: int, payments: Iterable[tuple[str, int, int, int]]) -> int:
+def unpaid(total: int, payments: Iterable[tuple[str, int, int, int, int]]) -> int:
     """What an order of ``total`` still needs, given its payments' ``(status, amount,
-    amount_authorized, amount_captured)``: the total less what was captured (refunds give
-    money back for returns and goodwill; they do not ask for it again), what is
+    amount_authorized, amount_captured, amount_refunded)``: the total less what was
+    captured and kept (net of refunds, as an order edit's balance counts it: a refund for
+    a returned line, then an edit adding another, leaves the new line to pay), what is
     authorized and not yet captured, and what is still being paid (pending, or waiting
     for the customer's action until it expires)."""
     held = 0
-    for status, amount, authorized, captured in payments:
-        held += captured
+    for status, amount, authorized, captured, refunded in payments:
+        held += captured - refunded
         if status == "authorized":
             held += max(0, (authorized or amount) - captured)
         elif status in _IN_FLIGHT:
@@ -89,7 +94,10 @@ async def check_payable(
     if currency_code != order.currency:
         raise invalid("currency_code", f"must be the currency of {name}, {order.currency}")
     payments = await session.execute(_PAYMENTS, {"target": name})
-    left = unpaid(order.total, ((p.status, p.amount, p.amount_authorized, p.amount_captured) for p in payments))
+    left = unpaid(
+        order.total,
+        ((p.status, p.amount, p.amount_authorized, p.amount_captured, p.amount_refunded) for p in payments),
+    )
     if amount > left:
         raise PaymentError(
             PAYMENT_EXCEEDS_BALANCE,

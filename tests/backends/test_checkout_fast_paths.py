@@ -54,7 +54,13 @@ async def _order_trace(db: Database, order_id: str) -> tuple[list[tuple[str, dic
                 select(OutboxEvent).where(OutboxEvent.subject == f"orders/{order_id}").order_by(OutboxEvent.seq)
             )
         ).all()
-        history = (await s.scalars(select(OrderStatusChangeRow).where(OrderStatusChangeRow.order_id == order_id))).all()
+        history = (
+            await s.scalars(
+                select(OrderStatusChangeRow)
+                .where(OrderStatusChangeRow.order_id == order_id)
+                .order_by(OrderStatusChangeRow.created_at, OrderStatusChangeRow.id)
+            )
+        ).all()
     trace = []
     for event in events:
         data = dict(event.data)

@@ -28,7 +28,7 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
     async def ListEvents(self, request: events_pb2.ListEventsRequest, call: Call) -> events_pb2.ListEventsResponse:
         size = page_size(request.page_size)
         given = request.page_token or request.cursor
-        start = decode_cursor(request.page_token, "page_token") if request.page_token else decode_cursor(request.cursor)
+        start = decode_cursor(given, "page_token" if request.page_token else "cursor")
         selection = EventFilter.build(request.types, call.principal)
         batch = await self._stream.page(start, selection, size)
         cursor = encode_cursor(batch.position) if batch.position != start else given

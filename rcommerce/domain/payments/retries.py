@@ -63,9 +63,10 @@ async def due_operations(
     them, one per try the sweep makes. No session is open while a row is handled."""
     tries = 0
     async for rows in backlog_pages(db, candidates, order):
-        failures = await _failures(db, {row[0]: key_of(row[0]) for row in rows})
+        keys = {row[0]: key_of(row[0]) for row in rows}
+        failures = await _failures(db, keys)
         for row in rows:
-            if retry_due(failures.get(key_of(row[0])), now, policy):
+            if retry_due(failures.get(keys[row[0]]), now, policy):
                 yield row[0], row[1]
                 tries += 1
                 if tries >= limit:

@@ -1238,11 +1238,12 @@ class PaymentService:
         async for payment_id, _ in due_operations(
             self.db, expired, order, _expiry_key, now, self.settings.gateway_retry, limit=limit
         ):
-            done += await self._expire(payment_id, _expiry_key(payment_id))
+            done += await self._expire(payment_id)
         return done
 
-    async def _expire(self, payment_id: str, key: str) -> int:
+    async def _expire(self, payment_id: str) -> int:
         """One payment of :meth:`expire_actions`; 1 when it was cancelled."""
+        key = _expiry_key(payment_id)
         async with self.db.transaction() as s:
             row = await self._row(s, payment_id, lock=True)
             if row.status != S.REQUIRES_ACTION.value:

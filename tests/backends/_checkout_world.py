@@ -6,12 +6,13 @@ order placement and checkout like the application does, on a FrozenClock."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from google.protobuf.field_mask_pb2 import FieldMask
+from sqlalchemy import select
 
 from rcommerce.auth.principal import Principal, PrincipalKind
 from rcommerce.auth.scopes import parse_scopes
@@ -24,6 +25,7 @@ from rcommerce.domain.carts.wiring import build_cart_service
 from rcommerce.domain.catalog.service import CatalogService
 from rcommerce.domain.checkout.wiring import CheckoutServices, build_checkout
 from rcommerce.domain.customers.directory import new_customer_row
+from rcommerce.domain.payments.models import PaymentRow
 from rcommerce.domain.payments.wiring import build_payment_service
 from rcommerce.domain.regions.service import RegionService
 from rcommerce.domain.shipping.models import ShippingRateRow, ShippingZoneRow
@@ -175,6 +177,36 @@ class World:
             **fields,  # type: ignore[arg-type]
         )  # fmt: skip
         return await self.checkout.complete(principal, request)
+
+    async def placed(self) -> tuple[str, str]:
+        """A completed guest checkout of a new 25.00 variant: (order id, payment id)."""
+        cart, token = await self.cart(await self.variant(2500))
+        done = await self.complete(cart, token)
+        assert done.status == X.CHECKOUT_STATUS_COMPLETED
+        async with self.db.read() as s:
+            payment_id = await s.scalar(select(PaymentRow.id).where(PaymentRow.target == done.order))
+        assert payment_id is not None
+        return done.order.removeprefix("orders/"), payment_id
+
+    @contextmanager
+    def crashing(self, fault: str) -> Iterator[None]:
+        """Completions in the block end where the test-only ``fault_injection`` says,
+        raising :class:`ProcessCrash` instead of ending the process."""
+
+        def crash() -> None:
+            raise ProcessCrash
+
+        settings = self.checkout.settings
+        self.checkout.settings = settings.model_copy(update={"fault_injection": fault})
+        self.checkout._crash = crash
+        try:
+            yield
+        finally:
+            self.checkout.settings = settings
+
+
+class ProcessCrash(BaseException):
+    """Stands for the process dying (see :meth:`World.crashing`)."""
 
 
 @asynccontextmanager

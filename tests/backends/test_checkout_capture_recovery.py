@@ -18,9 +18,8 @@ from rcommerce.domain.orders.models import OrderRow
 from rcommerce.domain.payments.models import IdempotencyKeyRow, PaymentRow
 from rcommerce.domain.payments.retries import RetryPolicy
 from rcommerce.events.outbox import OutboxEvent
-from rcommerce.gen.v1 import checkout_pb2 as X
 from rcommerce.gen.v1 import payments_pb2 as P
-from tests.backends._checkout_world import SHIPPING, World, tag, world
+from tests.backends._checkout_world import SHIPPING, ProcessCrash, World, tag, world
 
 pytestmark = pytest.mark.backends
 
@@ -31,18 +30,6 @@ TOTAL = 2500 + SHIPPING
 async def w(db: Database) -> AsyncIterator[World]:
     async with world(db) as built:
         yield built
-
-
-async def _placed(w: World) -> tuple[str, str]:
-    """A completed checkout; returns (order id, payment id)."""
-    cart, token = await w.cart(await w.variant(2500))
-    done = await w.complete(cart, token)
-    assert done.status == X.CHECKOUT_STATUS_COMPLETED
-    order_id = done.order.removeprefix("orders/")
-    async with w.db.read() as s:
-        payment_id = await s.scalar(select(PaymentRow.id).where(PaymentRow.target == done.order))
-    assert payment_id is not None
-    return order_id, payment_id
 
 
 async def _statuses(db: Database, order_id: str, payment_id: str) -> tuple[str, str, int, str]:
@@ -62,7 +49,7 @@ async def _paid_events(db: Database, order_id: str) -> int:
 
 async def test_a_capture_whose_answer_was_lost_is_finished_once_after_the_retry_delay(w: World, db: Database) -> None:
     w.gateway.fail_next("capture", after=True)  # the provider captured; the answer never came
-    order_id, payment_id = await _placed(w)
+    order_id, payment_id = await w.placed()
     assert await _statuses(db, order_id, payment_id) == ("authorized", "authorized", 0, "pending")
     assert w.gateway.calls["capture"] == 1
 
@@ -80,7 +67,7 @@ async def test_repeated_gateway_errors_back_off_until_the_capture_goes_through(w
     retry = w.payments.settings.gateway_retry.base_s
     w.gateway.fail_next("capture")  # at checkout
     w.gateway.fail_next("capture")  # the reconciler's first try
-    order_id, payment_id = await _placed(w)
+    order_id, payment_id = await w.placed()
     w.clock.advance(seconds=retry)
     assert await w.reconciler.resume_captures() == []  # tried: a second gateway error
     assert w.gateway.calls["capture"] == 0
@@ -98,7 +85,7 @@ async def test_the_wait_between_tries_is_capped(w: World, db: Database) -> None:
     w.payments.settings = replace(w.payments.settings, gateway_retry=RetryPolicy(base_s=60, cap_s=90))
     for _ in range(3):
         w.gateway.fail_next("capture")
-    order_id, payment_id = await _placed(w)  # error 1
+    order_id, payment_id = await w.placed()  # error 1
     w.clock.advance(seconds=60)
     assert await w.reconciler.resume_captures() == []  # error 2: next after min(120, 90)
     w.clock.advance(seconds=90)
@@ -111,16 +98,8 @@ async def test_the_wait_between_tries_is_capped(w: World, db: Database) -> None:
 
 
 async def test_a_process_that_died_after_placement_is_captured_after_the_lock_timeout(w: World, db: Database) -> None:
-    class Crash(BaseException):
-        pass
-
-    def crash() -> None:
-        raise Crash
-
-    w.checkout.settings = w.checkout.settings.model_copy(update={"fault_injection": "crash_after_placement"})
-    w.checkout._crash = crash
     cart, token = await w.cart(await w.variant(2500))
-    with pytest.raises(Crash):
+    with w.crashing("crash_after_placement"), pytest.raises(ProcessCrash):
         await w.complete(cart, token)
     async with db.read() as s:
         order_id = await s.scalar(select(OrderRow.id).where(OrderRow.cart_id == cart.removeprefix("carts/")))
@@ -140,7 +119,7 @@ async def test_a_process_that_died_after_placement_is_captured_after_the_lock_ti
 
 async def test_a_payment_voided_meanwhile_is_not_captured(w: World, db: Database) -> None:
     w.gateway.fail_next("capture")
-    order_id, payment_id = await _placed(w)
+    order_id, payment_id = await w.placed()
     await w.payments.void(P.VoidPaymentRequest(name=f"payments/{payment_id}", idempotency_key=f"void-{tag()}"))
     w.clock.advance(seconds=w.payments.settings.gateway_retry.cap_s)
     assert await w.reconciler.resume_captures() == []
@@ -152,7 +131,7 @@ async def test_staff_capturing_first_leaves_nothing_to_resume(w: World, db: Data
     """Staff capture with their own key (part of the amount); the checkout's key stays
     pending, but the payment is no longer authorized: the reconciler leaves it."""
     w.gateway.fail_next("capture")
-    order_id, payment_id = await _placed(w)
+    order_id, payment_id = await w.placed()
     await w.payments.capture(
         P.CapturePaymentRequest(name=f"payments/{payment_id}", amount=1000, idempotency_key=f"staff-{tag()}")
     )

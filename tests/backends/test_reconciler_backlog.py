@@ -13,16 +13,11 @@ from sqlalchemy import func, select
 from rcommerce.db import Database
 from rcommerce.domain.orders.models import OrderRow
 from rcommerce.domain.payments.models import PaymentRow, PaymentTransactionRow
-from rcommerce.gen.v1 import checkout_pb2 as X
 from rcommerce.plugins.providers import PaymentOutcome
-from tests.backends._checkout_world import World, world
+from tests.backends._checkout_world import ProcessCrash, World, world
 from tests.backends._events_db import isolated_database
 
 pytestmark = pytest.mark.backends
-
-
-class Crash(BaseException):
-    pass
 
 
 @pytest.fixture(scope="module")
@@ -39,20 +34,11 @@ async def w(db: Database) -> AsyncIterator[World]:
         yield built
 
 
-def _crash() -> None:
-    raise Crash
-
-
 async def _orphan(w: World) -> PaymentRow:
     """A checkout whose process died right after the authorization."""
     cart, token = await w.cart(await w.variant(2500))
-    w.checkout.settings = w.checkout.settings.model_copy(update={"fault_injection": "crash_after_authorize"})
-    w.checkout._crash = _crash
-    try:
-        with pytest.raises(Crash):
-            await w.complete(cart, token)
-    finally:
-        w.checkout.settings = w.checkout.settings.model_copy(update={"fault_injection": ""})
+    with w.crashing("crash_after_authorize"), pytest.raises(ProcessCrash):
+        await w.complete(cart, token)
     async with w.db.read() as s:
         payment = await s.scalar(select(PaymentRow).where(PaymentRow.target == cart))
     assert payment is not None and payment.status == "authorized"
@@ -126,14 +112,8 @@ async def test_limit_bounds_the_tries_of_one_run(w: World, db: Database) -> None
 
 async def _placed_with_capture_error(w: World) -> str:
     """A completed checkout whose automatic capture met a gateway error; its payment id."""
-    cart, token = await w.cart(await w.variant(2500))
     w.gateway.fail_next("capture")
-    done = await w.complete(cart, token)
-    assert done.status == X.CHECKOUT_STATUS_COMPLETED
-    async with w.db.read() as s:
-        payment_id = await s.scalar(select(PaymentRow.id).where(PaymentRow.target == done.order))
-    assert payment_id is not None
-    return payment_id
+    return (await w.placed())[1]
 
 
 async def test_a_capture_backing_off_does_not_hide_a_due_one_behind_it(w: World, db: Database) -> None:
